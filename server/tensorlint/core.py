@@ -1,0 +1,29 @@
+"""The pure entry point of the core: ``(path, text, config)`` in, data out, never an exception."""
+
+from __future__ import annotations
+
+import traceback
+
+from tensorlint.model import Config, Diagnostic, FileResult
+
+
+def check_text(path: str, text: str, config: Config | None = None) -> FileResult:
+    """Extract, parse, interpret and check one document.
+
+    Any exception that escapes a stage is a bug in tensorlint, not in the note: it becomes a TL900
+    diagnostic at the top of the file, so the run goes on with the other files.
+    """
+    config = config or Config()
+    try:
+        from tensorlint.extract import extract
+        from tensorlint.interpret import check_document
+
+        document = extract(path, text)
+        return check_document(document, config)
+    except Exception as error:  # noqa: BLE001 - the core never raises on bad input
+        detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        return FileResult(
+            path=path,
+            text=text,
+            diagnostics=[Diagnostic("TL900", f"internal checker error: {detail}", 0, 0, "warning")],
+        )

@@ -1,0 +1,129 @@
+"""Plain data shared by every stage of the pipeline.
+
+Positions inside the core are code-point offsets into the document text. They become 1-based lines and
+columns only at the edge (``report.LineIndex``), so every stage can slice the text it was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning", "info", "hint"]
+Verdict = Literal["verified", "wrong", "layout", "shape", "uncheckable", "definition"]
+SEVERITY_ORDER: dict[str, int] = {"hint": 0, "info": 1, "warning": 2, "error": 3}
+
+
+@dataclass(frozen=True)
+class MathSpan:
+    """One piece of math found in a document.
+
+    ``text`` is the LaTeX between the delimiters. Character ``k`` of ``text`` sits at document offset
+    ``offsets[k]`` when ``offsets`` is given (text that was unescaped, as in a notebook's JSON), and at
+    ``start + k`` otherwise. ``end`` is the document offset just past the last character.
+    """
+
+    text: str
+    start: int
+    end: int
+    display: bool
+    environment: str | None = None
+    offsets: tuple[int, ...] | None = None
+
+    def doc_offset(self, k: int) -> int:
+        """Document offset of character ``k`` of ``text``; ``k == len(text)`` maps to ``end``."""
+        if k >= len(self.text):
+            return self.end
+        if self.offsets is not None:
+            return self.offsets[k]
+        return self.start + k
+
+
+@dataclass(frozen=True)
+class Prose:
+    """A run of prose between math spans, kept for declarations such as "let $W$ be a $n\\times m$ matrix".
+
+    ``text`` has every math span replaced by ``$k$`` where ``k`` indexes ``Document.spans``.
+    """
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Directive:
+    """A ``tensorlint: ...`` comment: its body after the colon, and where it stands."""
+
+    body: str
+    start: int
+    end: int
+
+
+@dataclass
+class Document:
+    """What extraction found in one file, in reading order."""
+
+    path: str
+    text: str
+    spans: list[MathSpan] = field(default_factory=list)
+    prose: list[Prose] = field(default_factory=list)
+    directives: list[Directive] = field(default_factory=list)
+    problems: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Edit:
+    start: int
+    end: int
+    new_text: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    title: str
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A finding at a document range; ``code`` names a rule in ``tensorlint.rules``."""
+
+    code: str
+    message: str
+    start: int
+    end: int
+    severity: Severity
+    fix: Fix | None = None
+
+
+@dataclass
+class Claim:
+    """One relation (or definition) found in the math, with its verdict."""
+
+    start: int
+    end: int
+    latex: str
+    verdict: Verdict
+    message: str = ""
+    layout: str | None = None
+
+
+@dataclass
+class FileResult:
+    path: str
+    text: str
+    claims: list[Claim] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings that change what the checker does (not how results are printed)."""
+
+    layout: Literal["auto", "numerator", "denominator"] = "auto"
+    einstein: Literal["auto", "on", "off"] = "auto"
+    unify_fonts: bool = True
+    trials: int = 3
+    tolerance: float = 1e-6
+    claim_timeout: float = 2.0
