@@ -1,0 +1,1556 @@
+"""Step 1 of the pipeline: find the math in a note, the prose around it and the directive comments.
+
+``extract(path, text)`` picks the format from the file name (``.tex`` is LaTeX, ``.ipynb`` a Jupyter
+notebook, anything else Markdown) and returns a ``Document`` whose positions are code-point offsets into
+``text``. It is pure and never raises: what it cannot read becomes a diagnostic in ``Document.problems``.
+
+What a span holds:
+
+- ``text`` is the LaTeX between the delimiters (``$``, ``$$``, ``\\(``, ``\\[``), or, for an environment
+  (``equation``, ``align*``, ...), its body between ``\\begin{…}`` and ``\\end{…}``, with
+  ``environment`` naming it, star included. Nested ``aligned``/``split`` stay inside the body.
+- ``display`` is true for ``$$``, ``\\[`` and every environment but ``math``.
+- ``offsets`` is ``None`` exactly when ``text == document[start:end]``. It is set when the text is not a
+  plain slice of the file: JSON escapes in a notebook, container prefixes (``> ``, list indentation) inside
+  a multi-line span, Windows line ends, LaTeX comments dropped from the math, and expanded macros (each
+  character a macro produces sits at the macro's backslash; its arguments keep their own offsets).
+
+What is dropped: empty math, StackExchange's comment markers ``$\\begingroup$``/``$\\endgroup$``, and
+math that only defines macros (``$\\newcommand{\\R}{\\mathbb{R}}$``, common at the top of notebooks):
+its definitions apply to the math after it, as do ``\\newcommand``/``\\def`` in a LaTeX preamble.
+
+Prose: one ``Prose`` per paragraph, heading, list-item paragraph or table cell (Markdown) or per
+paragraph (LaTeX), with each math span replaced by ``$k$`` (``k`` indexes ``Document.spans``). Markdown
+markup (emphasis, links) is left out; a literal dollar is written ``\\$`` so it never reads as a
+placeholder.
+
+Markdown is read by markdown-it-py with the mdit-py-plugins ``dollarmath`` and ``amsmath`` rules. It
+gives line ranges only, so the rules are wrapped to remember where each piece of math starts inside the
+text they parse, and that text is aligned line by line with the file (see ``_MarkdownWalker.align``).
+LaTeX is read by a small scanner: it only needs to tell math, comments, verbatim text and macro
+definitions apart.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tensorlint.model import Diagnostic, Directive, Document, MathSpan, Prose
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_block import StateBlock
+    from markdown_it.rules_inline import StateInline
+    from markdown_it.token import Token
+
+    InlineRule = Callable[[StateInline, bool], bool]
+    BlockRule = Callable[[StateBlock, int, int, bool], bool]
+
+
+def extract(path: str, text: str) -> Document:
+    """Find the math spans, prose and directives of one document; never raises."""
+    try:
+        kind = _format_of(path)
+        if kind == "notebook":
+            found = _extract_notebook(text)
+        elif kind == "latex":
+            found = _extract_latex(text)
+        else:
+            found = _extract_markdown(text)
+        return _finish(path, text, found)
+    except Exception as error:  # noqa: BLE001 - the core never raises on bad input
+        detail = f"{type(error).__name__}: {error}"
+        problem = Diagnostic("TL900", f"cannot extract math: {detail}", 0, 0, "warning")
+        return Document(path=path, text=text, problems=[problem])
+
+
+def _format_of(path: str) -> str:
+    lowered = path.lower()
+    if lowered.endswith(".ipynb"):
+        return "notebook"
+    if lowered.endswith((".tex", ".latex", ".ltx")):
+        return "latex"
+    return "markdown"
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the format readers hand to ``_finish``
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Span:
+    """A span before macro expansion and renumbering; ``offsets`` is ``None`` when it is ``start + k``."""
+
+    text: str
+    start: int
+    end: int
+    display: bool
+    environment: str | None = None
+    offsets: list[int] | None = None
+
+    def offset_list(self) -> list[int]:
+        if self.offsets is not None:
+            return self.offsets
+        return list(range(self.start, self.start + len(self.text)))
+
+
+@dataclass
+class _Paragraph:
+    """Prose whose math is still referenced by object, to be numbered once the spans are final."""
+
+    pieces: list[str | _Span]
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Macro:
+    name: str
+    arguments: int
+    default: str | None
+    body: str
+
+
+@dataclass
+class _Found:
+    spans: list[_Span] = field(default_factory=list)
+    paragraphs: list[_Paragraph] = field(default_factory=list)
+    directives: list[Directive] = field(default_factory=list)
+    problems: list[Diagnostic] = field(default_factory=list)
+    # Macros defined outside math (a LaTeX preamble), with the offset of their definition.
+    definitions: list[tuple[int, _Macro]] = field(default_factory=list)
+
+
+class _Relocation(Protocol):
+    """Maps offsets in a derived text (normalized line ends, an unescaped JSON string) to the file."""
+
+    def start(self, position: int) -> int:
+        """File offset of the character at ``position``."""
+        ...
+
+    def end(self, position: int) -> int:
+        """File offset just past the character before ``position``."""
+        ...
+
+
+class _LineEndRelocation:
+    """From text whose ``\\r\\n`` became ``\\n`` back to the original text."""
+
+    def __init__(self, joined_newlines: list[int]) -> None:
+        # Normalized positions of the "\n" characters that each lost the "\r" before them.
+        self.joined_newlines = joined_newlines
+
+    def start(self, position: int) -> int:
+        return position + bisect.bisect_right(self.joined_newlines, position)
+
+    def end(self, position: int) -> int:
+        return self.start(position - 1) + 1 if position > 0 else self.start(0)
+
+
+class _TableRelocation:
+    """From an unescaped string back to the file, through a start and end offset per character."""
+
+    def __init__(self, starts: list[int], ends: list[int], tail: int) -> None:
+        self.starts = starts
+        self.ends = ends
+        self.tail = tail
+
+    def start(self, position: int) -> int:
+        if 0 <= position < len(self.starts):
+            return self.starts[position]
+        return self.tail
+
+    def end(self, position: int) -> int:
+        if 0 < position <= len(self.ends):
+            return self.ends[position - 1]
+        return self.start(position)
+
+
+def _relocate(found: _Found, relocation: _Relocation) -> _Found:
+    moved: dict[int, _Span] = {}
+    spans = []
+    for span in found.spans:
+        offsets = [relocation.start(offset) for offset in span.offset_list()]
+        new_span = _Span(
+            span.text,
+            relocation.start(span.start),
+            relocation.end(span.end),
+            span.display,
+            span.environment,
+            offsets,
+        )
+        moved[id(span)] = new_span
+        spans.append(new_span)
+    paragraphs = [
+        _Paragraph(
+            [moved.get(id(piece), piece) if isinstance(piece, _Span) else piece for piece in paragraph.pieces],
+            relocation.start(paragraph.start),
+            relocation.end(paragraph.end),
+        )
+        for paragraph in found.paragraphs
+    ]
+    directives = [
+        Directive(directive.body, relocation.start(directive.start), relocation.end(directive.end))
+        for directive in found.directives
+    ]
+    problems = [
+        Diagnostic(
+            problem.code,
+            problem.message,
+            relocation.start(problem.start),
+            relocation.end(problem.end) if problem.end > problem.start else relocation.start(problem.start),
+            problem.severity,
+            problem.fix,
+        )
+        for problem in found.problems
+    ]
+    definitions = [(relocation.start(position), macro) for position, macro in found.definitions]
+    return _Found(spans, paragraphs, directives, problems, definitions)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Markdown
+# ---------------------------------------------------------------------------------------------------
+
+# The top-level environments the amsmath plugin reads as blocks; inside a paragraph only those that
+# put TeX in math mode by themselves are math.
+_MARKDOWN_INLINE_ENVIRONMENTS = (
+    "equation",
+    "align",
+    "gather",
+    "multline",
+    "eqnarray",
+    "alignat",
+    "flalign",
+    "displaymath",
+    "math",
+)
+_AMSMATH_ENVIRONMENTS = (
+    *_MARKDOWN_INLINE_ENVIRONMENTS[:-2],
+    "matrix",
+    "pmatrix",
+    "bmatrix",
+    "Bmatrix",
+    "vmatrix",
+    "Vmatrix",
+)
+_AMSMATH_BEGIN = re.compile(r"\\begin\{(" + "|".join(_AMSMATH_ENVIRONMENTS) + r")(\*?)\}")
+_INLINE_ENVIRONMENT_BEGIN = re.compile(
+    r"\\begin\{(" + "|".join(_MARKDOWN_INLINE_ENVIRONMENTS) + r")(\*?)\}"
+)
+_ALIGNAT_ARGUMENT = re.compile(r"\s*\{[^{}]*\}")
+# ``Ruler.at`` replaces a rule's options too, so the amsmath rule's own list is repeated here.
+_AMSMATH_ALT = ["paragraph", "reference", "blockquote", "list", "footnote_def"]
+_MARKDOWN_DIRECTIVE = re.compile(r"<!--[^\S\n]*tensorlint:(.*?)-->", re.DOTALL)
+_HTML_COMMENT_OR_DIRECTIVE = re.compile(r"<!--.*?-->", re.DOTALL)
+_INLINE_MATH_DISPLAY = {
+    "math_inline": False,
+    "math_inline_double": True,
+    "tl_math_paren": False,
+    "tl_math_bracket": True,
+}
+
+_markdown_parser_instance: MarkdownIt | None = None
+
+
+def _markdown_parser() -> MarkdownIt:
+    global _markdown_parser_instance
+    if _markdown_parser_instance is None:
+        _markdown_parser_instance = _build_markdown_parser()
+    return _markdown_parser_instance
+
+
+def _build_markdown_parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_inline import html_inline
+    from mdit_py_plugins.amsmath import amsmath_block, amsmath_plugin
+    from mdit_py_plugins.dollarmath import dollarmath_plugin, math_block_dollar, math_inline_dollar
+
+    # Spaces inside dollars are allowed, as MathJax on StackExchange allows them; a digit right after
+    # the closing dollar is not, so "costs $5 and $10" stays prose. Blank lines end ``$$`` as in TeX,
+    # which also keeps an unclosed ``$$`` from scanning the rest of the file.
+    settings = {"allow_space": True, "allow_digits": False, "double_inline": True}
+    parser = MarkdownIt("commonmark", {"html": True}).enable("table")
+    parser.use(dollarmath_plugin, allow_blank_lines=False, **settings)
+    parser.use(amsmath_plugin)
+    inline_dollar = math_inline_dollar(settings["allow_space"], settings["allow_digits"], True)
+    parser.inline.ruler.at("math_inline", _remember_inline_range(inline_dollar))
+    parser.inline.ruler.at("html_inline", _remember_inline_range(html_inline))
+    parser.inline.ruler.before("escape", "tl_latex_math", _inline_latex_math)
+    block_dollar = math_block_dollar(allow_labels=True, allow_blank_lines=False)
+    parser.block.ruler.at("math_block", _remember_block_segments(block_dollar))
+    parser.block.ruler.at("amsmath", _guard_amsmath(amsmath_block), {"alt": _AMSMATH_ALT})
+    return parser
+
+
+def _remember_inline_range(rule: InlineRule) -> InlineRule:
+    """Wrap an inline rule so the token it pushes knows where it stood in the inline source."""
+
+    def remembering(state: StateInline, silent: bool) -> bool:
+        start = state.pos
+        count = len(state.tokens)
+        if not rule(state, silent):
+            return False
+        if not silent and len(state.tokens) > count:
+            token = state.tokens[-1]
+            token.meta = {**(token.meta or {}), "tl_range": (start, state.pos)}
+        return True
+
+    return remembering
+
+
+def _remember_block_segments(rule: BlockRule) -> BlockRule:
+    """Wrap the ``$$`` block rule so its token knows where each character of its content stood."""
+
+    def remembering(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+        count = len(state.tokens)
+        if not rule(state, start_line, end_line, silent):
+            return False
+        if not silent and len(state.tokens) > count:
+            token = state.tokens[-1]
+            segments = _math_block_segments(state, start_line, token.content)
+            if segments is not None:
+                token.meta = {**(token.meta or {}), "tl_segments": segments}
+        return True
+
+    return remembering
+
+
+def _math_block_segments(state: StateBlock, start_line: int, content: str) -> list[tuple[int, int]] | None:
+    """Source ranges ``(offset, length)`` that, joined, give the content of a ``$$`` block.
+
+    This follows ``dollarmath._math_block_content``: the first line after ``$$``, whole middle lines
+    (after any container prefix), and the start of the closing line.
+    """
+    opening = state.bMarks[start_line] + state.tShift[start_line] + 2
+    last_line = state.line - 1
+    if last_line <= start_line:
+        segments = [(opening, len(content))]
+    else:
+        segments = [(opening, state.eMarks[start_line] - opening), (state.eMarks[start_line], 1)]
+        for line in range(start_line + 1, last_line):
+            segments.append((state.bMarks[line], state.eMarks[line] - state.bMarks[line]))
+            segments.append((state.eMarks[line], 1))
+        used = sum(length for _, length in segments)
+        segments.append((state.bMarks[last_line], len(content) - used))
+    source = state.src
+    if any(length < 0 for _, length in segments):
+        return None
+    if "".join(source[offset : offset + length] for offset, length in segments) != content:
+        return None
+    return segments
+
+
+def _guard_amsmath(rule: BlockRule) -> BlockRule:
+    """Wrap the amsmath block rule so a ``\\begin`` without a closing line costs nothing.
+
+    The plugin looks for the closing line over the whole rest of the block, line by line, and it is
+    tried at every line of a paragraph; thousands of unclosed ``\\begin{align}`` would take quadratic
+    time. One cached regular-expression search answers whether a closing line exists at all.
+    """
+
+    def guarded(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+        begin = state.bMarks[start_line] + state.tShift[start_line]
+        if not state.src.startswith("\\begin{", begin):
+            return False
+        opening = _AMSMATH_BEGIN.match(state.src, begin)
+        if opening is None:
+            return False
+        closing = "\\end{" + opening.group(1) + opening.group(2) + "}"
+        closing_at = _next_closing_line(state, closing, begin)
+        if closing_at < 0 or closing_at > state.eMarks[end_line - 1]:
+            return False
+        return rule(state, start_line, end_line, silent)
+
+    return guarded
+
+
+_closing_line_patterns: dict[str, re.Pattern[str]] = {}
+
+
+def _next_closing_line(state: StateBlock, closing: str, start: int) -> int:
+    """Offset of the first ``closing`` at or after ``start`` that ends its line, or -1."""
+    pattern = _closing_line_patterns.get(closing)
+    if pattern is None:
+        pattern = re.compile(re.escape(closing) + r"[^\S\n]*(?:\n|\Z)")
+        _closing_line_patterns[closing] = pattern
+    cache: dict[str, tuple[int, int]] = state.env.setdefault("tl_closing_lines", {})
+    cached = cache.get(closing)
+    if cached is not None:
+        searched_from, found_at = cached
+        if searched_from <= start and (found_at < 0 or found_at >= start):
+            return found_at
+    match = pattern.search(state.src, start)
+    found_at = match.start() if match else -1
+    cache[closing] = (start, found_at)
+    return found_at
+
+
+def _inline_latex_math(state: StateInline, silent: bool) -> bool:
+    """Inline rule for ``\\(…\\)``, ``\\[…\\]`` and math environments written inside a paragraph."""
+    source = state.src
+    position = state.pos
+    if source[position] != "\\" or position + 1 >= state.posMax:
+        return False
+    kind = source[position + 1]
+    if kind == "b":
+        return _inline_environment(state, silent)
+    if kind == "(":
+        closer, token_type = "\\)", "tl_math_paren"
+    elif kind == "[":
+        closer, token_type = "\\]", "tl_math_bracket"
+    else:
+        return False
+    body_start = position + 2
+    body_end = _find_inline_closer(state, closer, body_start)
+    if body_end <= body_start:
+        return False
+    if not silent:
+        token = state.push(token_type, "math", 0)
+        token.content = source[body_start:body_end]
+        token.markup = "\\" + kind
+        token.meta = {"tl_inner": (body_start, body_end)}
+    state.pos = body_end + len(closer)
+    return True
+
+
+def _inline_environment(state: StateInline, silent: bool) -> bool:
+    source = state.src
+    opening = _INLINE_ENVIRONMENT_BEGIN.match(source, state.pos, state.posMax)
+    if opening is None:
+        return False
+    name = opening.group(1) + opening.group(2)
+    body_start = opening.end()
+    if opening.group(1) == "alignat":
+        argument = _ALIGNAT_ARGUMENT.match(source, body_start, state.posMax)
+        if argument:
+            body_start = argument.end()
+    closing = "\\end{" + name + "}"
+    body_end = _find_inline_closer(state, closing, body_start)
+    if body_end < 0:
+        return False
+    if not silent:
+        token = state.push("tl_math_environment", "math", 0)
+        token.content = source[body_start:body_end]
+        token.markup = opening.group(0)
+        token.meta = {"tl_inner": (body_start, body_end), "tl_environment": name}
+    state.pos = body_end + len(closing)
+    return True
+
+
+def _find_inline_closer(state: StateInline, closer: str, start: int) -> int:
+    """The first ``closer`` at or after ``start`` whose backslash is not escaped, or -1.
+
+    Answers are cached per inline source, so a paragraph full of unclosed ``\\(`` stays linear.
+    """
+    source = state.src
+    limit = state.posMax
+    caches: dict[tuple[int, str, int], tuple[str, int, int]] = state.env.setdefault("tl_closers", {})
+    key = (id(source), closer, limit)
+    cached = caches.get(key)
+    # The cache keeps the source alive, so its id cannot be reused for another text meanwhile.
+    if cached is not None and cached[0] is source:
+        searched_from, found_at = cached[1], cached[2]
+        if searched_from <= start and (found_at < 0 or found_at >= start):
+            return found_at
+    position = start
+    found_at = -1
+    while True:
+        index = source.find(closer, position, limit)
+        if index < 0:
+            break
+        backslashes = 0
+        while index - backslashes - 1 >= start and source[index - backslashes - 1] == "\\":
+            backslashes += 1
+        if backslashes % 2 == 0:
+            found_at = index
+            break
+        position = index + 1
+    caches[key] = (source, start, found_at)
+    return found_at
+
+
+def _normalize_line_ends(text: str) -> tuple[str, list[int] | None]:
+    """markdown-it's own normalization, done here so the offsets it changes can be mapped back."""
+    joined_newlines = None
+    if "\r\n" in text:
+        parts = text.split("\r\n")
+        joined_newlines = list(accumulate(len(part) + 1 for part in parts[:-1]))
+        joined_newlines = [position - 1 for position in joined_newlines]
+        text = "\n".join(parts)
+    if "\r" in text:
+        text = text.replace("\r", "\n")
+    if "\0" in text:
+        text = text.replace("\0", "\ufffd")
+    return text, joined_newlines
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    starts.extend(accumulate(len(line) + 1 for line in text.split("\n")[:-1]))
+    return starts
+
+
+def _escape_prose_dollars(text: str) -> str:
+    return text.replace("$", "\\$") if "$" in text else text
+
+
+class _ContentMap:
+    """Where each character of a block's content sits in the source.
+
+    markdown-it hands inline rules the content of a paragraph without its container prefixes (``> ``,
+    list indentation) and with the first and last line trimmed; runs of ``(content offset, source
+    offset, length)`` undo that.
+    """
+
+    def __init__(self, runs: list[tuple[int, int, int]], fallback: int) -> None:
+        self.content_starts = [run[0] for run in runs]
+        self.source_starts = [run[1] for run in runs]
+        self.lengths = [run[2] for run in runs]
+        self.fallback = fallback
+
+    def source(self, position: int) -> int:
+        index = bisect.bisect_right(self.content_starts, position) - 1
+        if index < 0:
+            return self.fallback
+        inside = min(position - self.content_starts[index], self.lengths[index] - 1)
+        return self.source_starts[index] + inside
+
+    def source_end(self, position: int) -> int:
+        return self.source(position - 1) + 1 if position > 0 else self.source(0)
+
+    def offsets(self, start: int, end: int) -> list[int]:
+        result: list[int] = []
+        index = max(bisect.bisect_right(self.content_starts, start) - 1, 0)
+        position = start
+        while position < end and index < len(self.content_starts):
+            run_start = self.content_starts[index]
+            run_end = run_start + self.lengths[index]
+            if position < run_start:
+                result.append(self.source_starts[index])
+                position += 1
+                continue
+            stop = min(end, run_end)
+            if position < stop:
+                base = self.source_starts[index] - run_start
+                result.extend(range(base + position, base + stop))
+                position = stop
+            index += 1
+        while position < end:
+            result.append(result[-1] if result else self.fallback)
+            position += 1
+        return result
+
+
+class _MarkdownWalker:
+    """Turns markdown-it's tokens into spans, paragraphs and directives with source offsets."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.line_starts = _line_starts(source)
+        # How far each line has been consumed, for table rows that hold several inline tokens.
+        self.line_cursors: dict[int, int] = {}
+        self.found = _Found()
+
+    def walk(self, tokens: list[Token]) -> _Found:
+        for token in tokens:
+            kind = token.type
+            if kind == "inline":
+                self.inline(token)
+            elif kind in ("math_block", "math_block_label"):
+                self.display_block(token)
+            elif kind == "amsmath":
+                self.environment_block(token)
+            elif kind == "html_block":
+                self.html_block(token)
+        return self.found
+
+    def line_bounds(self, line: int) -> tuple[int, int]:
+        if line >= len(self.line_starts):
+            return len(self.source), len(self.source)
+        start = self.line_starts[line]
+        if line + 1 < len(self.line_starts):
+            return start, self.line_starts[line + 1] - 1
+        return start, len(self.source)
+
+    def align(self, content: str, first_line: int) -> _ContentMap:
+        """Map content whose line ``i`` comes from source line ``first_line + i``.
+
+        Each content line is normally a piece of its source line (a suffix once a container prefix is
+        cut), so one ``find`` places it. Otherwise (a tab expanded to spaces, a table cell's ``\\|``
+        unescaped) characters are matched one by one, skipping a few source characters at most.
+        """
+        runs: list[tuple[int, int, int]] = []
+        content_position = 0
+        lines = content.split("\n")
+        for index, content_line in enumerate(lines):
+            line_number = first_line + index
+            line_start, line_end = self.line_bounds(line_number)
+            low = max(line_start, self.line_cursors.get(line_number, line_start))
+            if content_line:
+                found_at = self.source.find(content_line, low, line_end)
+                if found_at >= 0:
+                    runs.append((content_position, found_at, len(content_line)))
+                    self.line_cursors[line_number] = found_at + len(content_line)
+                else:
+                    runs.extend(self.align_characters(content_line, content_position, low, line_end))
+            content_position += len(content_line)
+            if index + 1 < len(lines):
+                runs.append((content_position, line_end, 1))
+                content_position += 1
+        fallback = self.line_bounds(first_line)[0]
+        return _ContentMap(runs, fallback)
+
+    def align_characters(
+        self, content_line: str, content_position: int, low: int, high: int
+    ) -> list[tuple[int, int, int]]:
+        source = self.source
+        mapped = [low] * len(content_line)
+        if content_line[0].isspace():
+            # Leading spaces may come from a tab: match from the right, where the text is unchanged.
+            cursor = high - 1
+            for index in range(len(content_line) - 1, -1, -1):
+                found_at = source.rfind(content_line[index], max(low, cursor - 8), cursor + 1)
+                if found_at >= 0:
+                    mapped[index] = found_at
+                    cursor = found_at - 1
+                else:
+                    mapped[index] = max(low, cursor)
+        else:
+            cursor = low
+            for index, character in enumerate(content_line):
+                found_at = source.find(character, cursor, min(high, cursor + 8))
+                if found_at >= 0:
+                    mapped[index] = found_at
+                    cursor = found_at + 1
+                else:
+                    mapped[index] = min(cursor, max(high - 1, low))
+        self.line_cursors[high] = high
+        return [(content_position + index, offset, 1) for index, offset in enumerate(mapped)]
+
+    def make_span(
+        self, text: str, offsets: list[int], display: bool, environment: str | None = None
+    ) -> _Span | None:
+        if not offsets:
+            return None
+        start = offsets[0]
+        end = offsets[-1] + 1
+        contiguous = end - start == len(text) and self.source[start:end] == text
+        if contiguous:
+            contiguous = all(offset == start + index for index, offset in enumerate(offsets))
+        return _Span(text, start, end, display, environment, None if contiguous else offsets)
+
+    def inline(self, token: Token) -> None:
+        content = token.content
+        if not content or token.map is None:
+            return
+        content_map = self.align(content, token.map[0])
+        pieces: list[str | _Span] = []
+        search_from = 0
+        for child in token.children or []:
+            kind = child.type
+            if kind == "text":
+                pieces.append(_escape_prose_dollars(child.content))
+            elif kind in ("softbreak", "hardbreak"):
+                pieces.append("\n")
+            elif kind == "code_inline":
+                pieces.append(_escape_prose_dollars(child.content))
+            elif kind in _INLINE_MATH_DISPLAY or kind == "tl_math_environment":
+                inner = self.inner_range(child, content, search_from)
+                if inner is None:
+                    continue
+                search_from = inner[1]
+                environment = child.meta.get("tl_environment")
+                display = _INLINE_MATH_DISPLAY.get(kind, environment != "math")
+                offsets = content_map.offsets(*inner)
+                span = self.make_span(child.content, offsets, display, environment)
+                if span is not None:
+                    self.found.spans.append(span)
+                    pieces.append(span)
+            elif kind == "html_inline":
+                self.html_inline(child, content_map)
+        self.found.paragraphs.append(
+            _Paragraph(pieces, content_map.source(0), content_map.source_end(len(content)))
+        )
+
+    @staticmethod
+    def inner_range(child: Token, content: str, search_from: int) -> tuple[int, int] | None:
+        """Where the math of an inline token lies in its paragraph's content."""
+        meta = child.meta or {}
+        inner = meta.get("tl_inner")
+        if inner is None and "tl_range" in meta:
+            start = meta["tl_range"][0] + len(child.markup)
+            inner = (start, start + len(child.content))
+        if inner is not None and content[inner[0] : inner[1]] == child.content:
+            return inner
+        found_at = content.find(child.content, search_from)
+        if found_at < 0:
+            return None
+        return found_at, found_at + len(child.content)
+
+    def display_block(self, token: Token) -> None:
+        segments = (token.meta or {}).get("tl_segments")
+        content = token.content
+        if segments:
+            offsets = [offset for start, length in segments for offset in range(start, start + length)]
+        else:
+            line_start = self.line_bounds(token.map[0])[0] if token.map else 0
+            found_at = self.source.find(content, line_start)
+            if found_at < 0:
+                return
+            offsets = list(range(found_at, found_at + len(content)))
+        span = self.make_span(content, offsets, True)
+        if span is not None:
+            self.found.spans.append(span)
+
+    def environment_block(self, token: Token) -> None:
+        content = token.content
+        if token.map is None:
+            return
+        opening = _AMSMATH_BEGIN.search(content)
+        if opening is None:
+            return
+        name = opening.group(1) + opening.group(2)
+        body_start = opening.end()
+        if opening.group(1) == "alignat":
+            argument = _ALIGNAT_ARGUMENT.match(content, body_start)
+            if argument:
+                body_start = argument.end()
+        body_end = content.rfind("\\end{" + name + "}")
+        if body_end < body_start:
+            return
+        content_map = self.align(content, token.map[0])
+        offsets = content_map.offsets(body_start, body_end)
+        span = self.make_span(content[body_start:body_end], offsets, True, name)
+        if span is not None:
+            self.found.spans.append(span)
+
+    def html_block(self, token: Token) -> None:
+        if token.map is None:
+            return
+        start = self.line_bounds(token.map[0])[0]
+        end = self.line_bounds(token.map[1] - 1)[1]
+        for comment in _HTML_COMMENT_OR_DIRECTIVE.finditer(self.source, start, end):
+            self.add_directive(comment.group(0), comment.start(), comment.end())
+
+    def html_inline(self, child: Token, content_map: _ContentMap) -> None:
+        meta = child.meta or {}
+        if "tl_range" not in meta:
+            return
+        start, end = meta["tl_range"]
+        self.add_directive(child.content, content_map.source(start), content_map.source_end(end))
+
+    def add_directive(self, html: str, start: int, end: int) -> None:
+        directive = _MARKDOWN_DIRECTIVE.match(html)
+        if directive is not None:
+            self.found.directives.append(Directive(directive.group(1).strip(), start, end))
+
+
+def _extract_markdown(text: str) -> _Found:
+    normalized, joined_newlines = _normalize_line_ends(text)
+    tokens = _markdown_parser().parse(normalized, {})
+    found = _MarkdownWalker(normalized).walk(tokens)
+    if joined_newlines:
+        found = _relocate(found, _LineEndRelocation(joined_newlines))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# LaTeX
+# ---------------------------------------------------------------------------------------------------
+
+_TEX_MATH_ENVIRONMENTS = frozenset(
+    ("equation", "align", "gather", "multline", "eqnarray", "alignat", "flalign", "displaymath", "math")
+)
+_TEX_VERBATIM_ENVIRONMENTS = frozenset(("verbatim", "Verbatim", "lstlisting", "minted", "comment"))
+# The next thing the text-mode scanner must look at. A backslash followed by a non-letter is consumed
+# with it, so ``\\$``, ``\\%`` and ``\\\\[2pt]`` never start math or a comment.
+_TEX_EVENT = re.compile(
+    r"%"
+    r"|\$\$?"
+    r"|\\(?:"
+    r"begin\s*\{(?P<environment>[^{}\n]{1,40})\}"
+    r"|(?P<end_document>end\s*\{document\})"
+    r"|(?P<definition>newcommand|renewcommand|providecommand|DeclareMathOperator|def|gdef)(?![A-Za-z@])"
+    r"|(?P<verb>verb)(?![A-Za-z@])"
+    r"|(?P<bracket>[(\[])"
+    r"|[^A-Za-z@\s]"
+    r")"
+)
+# Inside math: escapes, braces (a ``$`` inside ``\text{…}`` does not close), comments, closers, and the
+# blank line that ends a paragraph and with it any unclosed math.
+_TEX_MATH_STOP = re.compile(r"\\[\\$%()\[\]{}]|[{}%]|\$\$?|\n[^\S\n]*\n")
+_TEX_COMMENT_SCAN = re.compile(r"\\[\\%]|%")
+_TEX_DIRECTIVE = re.compile(r"%+[^\S\n]*tensorlint:(.*)")
+_TEX_UNESCAPED_PERCENT = re.compile(r"(?:^|[^\\])(?:\\\\)*%")
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+_TEX_PROSE_DOLLAR = re.compile(r"\\.|\$", re.DOTALL)
+
+
+def _find_tex_math_end(text: str, position: int, closer: str) -> tuple[int, list[tuple[int, int]]] | None:
+    """Where math opened just before ``position`` closes, and the comments inside it."""
+    comments: list[tuple[int, int]] = []
+    depth = 0
+    unbalanced_close = -1
+    comments_before_unbalanced = 0
+    while True:
+        match = _TEX_MATH_STOP.search(text, position)
+        if match is None:
+            break
+        token = match.group()
+        position = match.end()
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth = max(depth - 1, 0)
+        elif token == "%":
+            line_end = text.find("\n", match.start())
+            line_end = len(text) if line_end < 0 else line_end
+            comments.append((match.start(), line_end))
+            position = line_end
+        elif token[0] == "\n":
+            break
+        elif token == closer or (closer == "$" and token == "$$"):
+            if depth == 0:
+                return match.start(), comments
+            if unbalanced_close < 0:
+                unbalanced_close = match.start()
+                comments_before_unbalanced = len(comments)
+    if unbalanced_close >= 0:
+        # Unbalanced braces: close where TeX would have closed had the braces been right.
+        return unbalanced_close, comments[:comments_before_unbalanced]
+    return None
+
+
+def _tex_comments(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    comments = []
+    position = start
+    while True:
+        match = _TEX_COMMENT_SCAN.search(text, position, end)
+        if match is None:
+            return comments
+        if match.group() == "%":
+            line_end = text.find("\n", match.start(), end)
+            line_end = end if line_end < 0 else line_end
+            comments.append((match.start(), line_end))
+            position = line_end
+        else:
+            position = match.end()
+
+
+class _LatexScanner:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.found = _Found()
+        # Pieces of text that are not prose: ``(start, end, span)`` with the span for math, else None.
+        self.regions: list[tuple[int, int, _Span | None]] = []
+        self.find_cache: dict[str, tuple[int, int]] = {}
+        self.body_start = 0
+        self.body_end = len(text)
+
+    def run(self) -> _Found:
+        text = self.text
+        position = 0
+        while position < len(text):
+            match = _TEX_EVENT.search(text, position)
+            if match is None:
+                break
+            token = match.group()
+            if token == "%":
+                position = self.comment(match.start())
+            elif token[0] == "$":
+                position = self.dollar_math(match)
+            elif match.group("environment") is not None:
+                position = self.environment(match, match.group("environment").strip())
+            elif match.group("end_document") is not None:
+                # TeX reads nothing after \end{document}.
+                self.body_end = match.start()
+                break
+            elif match.group("definition") is not None:
+                position = self.definition(match)
+            elif match.group("verb") is not None:
+                position = self.verb(match)
+            elif match.group("bracket") is not None:
+                position = self.bracket_math(match)
+            else:
+                position = match.end()
+        self.build_paragraphs()
+        return self.found
+
+    def comment(self, start: int) -> int:
+        line_end = self.text.find("\n", start)
+        line_end = len(self.text) if line_end < 0 else line_end
+        self.note_directive(start, line_end)
+        self.regions.append((start, line_end, None))
+        return line_end
+
+    def note_directive(self, start: int, end: int) -> None:
+        directive = _TEX_DIRECTIVE.match(self.text, start, end)
+        if directive is not None:
+            comment_end = start + len(self.text[start:end].rstrip())
+            self.found.directives.append(Directive(directive.group(1).strip(), start, comment_end))
+
+    def dollar_math(self, match: re.Match[str]) -> int:
+        closer = match.group()
+        inner_start = match.end()
+        closing = _find_tex_math_end(self.text, inner_start, closer)
+        if closing is None:
+            return match.end()
+        inner_end, comments = closing
+        self.add_math(match.start(), inner_start, inner_end, inner_end + len(closer), comments, closer == "$$")
+        return inner_end + len(closer)
+
+    def bracket_math(self, match: re.Match[str]) -> int:
+        display = match.group("bracket") == "["
+        closer = "\\]" if display else "\\)"
+        inner_start = match.end()
+        closing = _find_tex_math_end(self.text, inner_start, closer)
+        if closing is None:
+            return match.end()
+        inner_end, comments = closing
+        self.add_math(match.start(), inner_start, inner_end, inner_end + len(closer), comments, display)
+        return inner_end + len(closer)
+
+    def environment(self, match: re.Match[str], name: str) -> int:
+        base = name.rstrip("*")
+        if name == "document":
+            self.body_start = match.end()
+            return match.end()
+        if base in _TEX_VERBATIM_ENVIRONMENTS:
+            closing = "\\end{" + name + "}"
+            closing_at = self.text.find(closing, match.end())
+            after = len(self.text) if closing_at < 0 else closing_at + len(closing)
+            self.regions.append((match.start(), after, None))
+            return after
+        if base not in _TEX_MATH_ENVIRONMENTS:
+            return match.end()
+        body_start = match.end()
+        if base == "alignat":
+            argument = _ALIGNAT_ARGUMENT.match(self.text, body_start)
+            if argument:
+                body_start = argument.end()
+        closing = "\\end{" + name + "}"
+        body_end = self.find_outside_comments(closing, body_start)
+        if body_end < 0:
+            return match.end()
+        after = body_end + len(closing)
+        comments = _tex_comments(self.text, body_start, body_end)
+        self.add_math(match.start(), body_start, body_end, after, comments, base != "math", name)
+        return after
+
+    def find_outside_comments(self, needle: str, start: int) -> int:
+        """The next ``needle`` at or after ``start`` that is not inside a comment, or -1 (cached)."""
+        text = self.text
+        cached = self.find_cache.get(needle)
+        if cached is not None and cached[0] <= start and (cached[1] < 0 or cached[1] >= start):
+            found_at = cached[1]
+        else:
+            found_at = text.find(needle, start)
+            self.find_cache[needle] = (start, found_at)
+        while found_at >= 0:
+            line_start = text.rfind("\n", 0, found_at) + 1
+            if not _TEX_UNESCAPED_PERCENT.search(text, line_start, found_at):
+                return found_at
+            found_at = text.find(needle, found_at + 1)
+        return -1
+
+    def definition(self, match: re.Match[str]) -> int:
+        parsed = _parse_definition(self.text, match.start())
+        if parsed is None:
+            return match.end()
+        macro, end = parsed
+        self.found.definitions.append((match.start(), macro))
+        self.regions.append((match.start(), end, None))
+        return end
+
+    def verb(self, match: re.Match[str]) -> int:
+        text = self.text
+        position = match.end()
+        if text.startswith("*", position):
+            position += 1
+        if position >= len(text) or text[position].isalpha() or text[position].isspace():
+            return match.end()
+        delimiter = text[position]
+        closing_at = text.find(delimiter, position + 1)
+        line_end = text.find("\n", position + 1)
+        if closing_at < 0 or (0 <= line_end < closing_at):
+            return position + 1
+        self.regions.append((match.start(), closing_at + 1, None))
+        return closing_at + 1
+
+    def add_math(
+        self,
+        region_start: int,
+        inner_start: int,
+        inner_end: int,
+        region_end: int,
+        comments: list[tuple[int, int]],
+        display: bool,
+        environment: str | None = None,
+    ) -> None:
+        text = self.text
+        for comment_start, comment_end in comments:
+            self.note_directive(comment_start, comment_end)
+        if not comments:
+            span = _Span(text[inner_start:inner_end], inner_start, inner_end, display, environment)
+        else:
+            pieces = []
+            offsets: list[int] = []
+            position = inner_start
+            for comment_start, comment_end in comments:
+                pieces.append(text[position:comment_start])
+                offsets.extend(range(position, comment_start))
+                position = comment_end
+            pieces.append(text[position:inner_end])
+            offsets.extend(range(position, inner_end))
+            span = _Span("".join(pieces), inner_start, inner_end, display, environment, offsets)
+        self.found.spans.append(span)
+        self.regions.append((region_start, region_end, span))
+
+    def build_paragraphs(self) -> None:
+        """Prose is the text between the regions, cut into paragraphs at blank lines."""
+        builder = _ParagraphBuilder(self.found.paragraphs)
+        cursor = self.body_start
+        for start, end, span in self.regions:
+            if end <= self.body_start:
+                continue
+            if start >= self.body_end:
+                break
+            self.add_prose(builder, cursor, start)
+            if span is not None:
+                builder.add(span, start, end)
+            cursor = max(cursor, end)
+        self.add_prose(builder, cursor, self.body_end)
+        builder.flush()
+
+    def add_prose(self, builder: _ParagraphBuilder, start: int, end: int) -> None:
+        if start >= end:
+            return
+        position = start
+        for blank in _BLANK_LINE.finditer(self.text, start, end):
+            builder.add(self.text[position : blank.start()], position, blank.start())
+            builder.flush()
+            position = blank.end()
+        builder.add(self.text[position:end], position, end)
+
+
+class _ParagraphBuilder:
+    def __init__(self, paragraphs: list[_Paragraph]) -> None:
+        self.paragraphs = paragraphs
+        self.pieces: list[tuple[str | _Span, int, int]] = []
+
+    def add(self, piece: str | _Span, start: int, end: int) -> None:
+        if isinstance(piece, str):
+            if not piece:
+                return
+            piece = _TEX_PROSE_DOLLAR.sub(lambda match: "\\$" if match.group() == "$" else match.group(), piece)
+        self.pieces.append((piece, start, end))
+
+    def flush(self) -> None:
+        pieces = self.pieces
+        self.pieces = []
+        while pieces and isinstance(pieces[0][0], str) and not pieces[0][0].strip():
+            pieces.pop(0)
+        while pieces and isinstance(pieces[-1][0], str) and not pieces[-1][0].strip():
+            pieces.pop()
+        if not pieces:
+            return
+        first, start, first_end = pieces[0]
+        if isinstance(first, str):
+            trimmed = first.lstrip()
+            start = first_end - len(trimmed) if len(trimmed) <= first_end - start else start
+            pieces[0] = (trimmed, start, first_end)
+        last, last_start, end = pieces[-1]
+        if isinstance(last, str):
+            trimmed = last.rstrip()
+            end = max(last_start, end - (len(last) - len(trimmed)))
+            pieces[-1] = (trimmed, last_start, end)
+        self.paragraphs.append(_Paragraph([piece for piece, _, _ in pieces], start, end))
+
+
+def _extract_latex(text: str) -> _Found:
+    return _LatexScanner(text).run()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Macros: ``\newcommand``, ``\renewcommand``, ``\providecommand``, ``\DeclareMathOperator``, ``\def``
+# ---------------------------------------------------------------------------------------------------
+
+_NEWCOMMAND = re.compile(
+    r"\\(?:(?P<command>newcommand|renewcommand|providecommand)|(?P<operator>DeclareMathOperator))"
+    r"\s*(?P<star>\*)?\s*"
+    r"(?:\{\s*\\(?P<braced>[A-Za-z@]+|[^A-Za-z@\s])\s*\}|\\(?P<bare>[A-Za-z@]+|[^A-Za-z@\s]))"
+    r"\s*(?:\[\s*(?P<arguments>\d)\s*\])?\s*"
+)
+_DEF = re.compile(
+    r"\\g?def\s*\\(?P<name>[A-Za-z@]+|[^A-Za-z@\s])(?P<parameters>(?:\s*#\d)*)\s*(?=\{)"
+)
+_DEFINITION_START = re.compile(
+    r"\s*\\(?:newcommand|renewcommand|providecommand|DeclareMathOperator|g?def)(?![A-Za-z@])"
+)
+_CONTROL_SEQUENCE = re.compile(r"\\([A-Za-z@]+|.)", re.DOTALL)
+_BRACE_SCAN = re.compile(r"\\.|[{}]", re.DOTALL)
+_PARAMETER = re.compile(r"#([1-9#])")
+_MAX_GROUP_LENGTH = 20_000
+_MAX_EXPANSION_DEPTH = 32
+_MAX_EXPANSION_GROWTH = 50_000
+
+
+def _read_group(text: str, position: int, opener: str = "{", closer: str = "}") -> tuple[int, int] | None:
+    """For a group opening at ``position``: the end of its content and the offset just after it."""
+    if not text.startswith(opener, position):
+        return None
+    depth = 0
+    limit = min(len(text), position + _MAX_GROUP_LENGTH)
+    scan = _BRACE_SCAN if opener == "{" else re.compile(r"\\.|[{}\]]", re.DOTALL)
+    for match in scan.finditer(text, position, limit):
+        token = match.group()
+        if token == "{" or (token == opener and match.start() == position):
+            depth += 1
+        elif token == "}" or token == closer:
+            if token == closer and opener != "{" and depth == 1:
+                return match.start(), match.end()
+            if token == "}":
+                depth -= 1
+                if depth == 0 and opener == "{":
+                    return match.start(), match.end()
+                if depth < 0:
+                    return None
+    return None
+
+
+def _strip_comments(body: str) -> str:
+    if "%" not in body:
+        return body
+    pieces = []
+    position = 0
+    for start, end in _tex_comments(body, 0, len(body)):
+        pieces.append(body[position:start])
+        position = end + 1 if end < len(body) else end
+    pieces.append(body[position:])
+    return "".join(pieces)
+
+
+def _parse_definition(text: str, position: int) -> tuple[_Macro, int] | None:
+    """Read the macro definition starting at ``position``: the macro and the offset after it."""
+    newcommand = _NEWCOMMAND.match(text, position)
+    if newcommand is not None:
+        name = newcommand.group("braced") or newcommand.group("bare")
+        after = newcommand.end()
+        default = None
+        if newcommand.group("operator"):
+            arguments = 0
+        else:
+            arguments = int(newcommand.group("arguments") or 0)
+            if arguments and text.startswith("[", after):
+                optional = _read_group(text, after, "[", "]")
+                if optional is None:
+                    return None
+                default = text[after + 1 : optional[0]]
+                after = optional[1]
+                while after < len(text) and text[after].isspace():
+                    after += 1
+        group = _read_group(text, after)
+        if group is None:
+            return None
+        body = _strip_comments(text[after + 1 : group[0]])
+        if newcommand.group("operator"):
+            star = "*" if newcommand.group("star") else ""
+            body = "\\operatorname" + star + "{" + body + "}"
+        return _Macro(name, arguments, default, body), group[1]
+    definition = _DEF.match(text, position)
+    if definition is not None:
+        parameters = re.findall(r"#(\d)", definition.group("parameters"))
+        if parameters != [str(number) for number in range(1, len(parameters) + 1)]:
+            return None
+        group = _read_group(text, definition.end())
+        if group is None:
+            return None
+        body = _strip_comments(text[definition.end() + 1 : group[0]])
+        return _Macro(definition.group("name"), len(parameters), None, body), group[1]
+    return None
+
+
+def _parse_definitions_only(text: str) -> list[_Macro] | None:
+    """The macros of math that holds nothing but definitions, else None."""
+    macros = []
+    position = 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position >= len(text):
+            return macros or None
+        parsed = _parse_definition(text, position)
+        if parsed is None:
+            return None
+        macros.append(parsed[0])
+        position = parsed[1]
+
+
+class _RunawayMacro(Exception):
+    """A macro kept expanding past the depth or size bound (most likely it calls itself)."""
+
+
+class _MacroExpander:
+    def __init__(self) -> None:
+        self.macros: dict[str, _Macro] = {}
+        self.runaway: set[str] = set()
+
+    def define(self, macro: _Macro) -> None:
+        self.macros[macro.name] = macro
+        self.runaway.discard(macro.name)
+
+    def expand(self, text: str, offsets: list[int], problems: list[Diagnostic]) -> tuple[str, list[int]] | None:
+        """Expand every known macro in ``text``; None when nothing changed."""
+        if not self.macros or "\\" not in text:
+            return None
+        out_text: list[str] = []
+        out_offsets: list[int] = []
+        changed = self.expand_into(text, offsets, 0, [_MAX_EXPANSION_GROWTH], out_text, out_offsets, problems)
+        if not changed:
+            return None
+        return "".join(out_text), out_offsets
+
+    def expand_into(
+        self,
+        text: str,
+        offsets: list[int],
+        depth: int,
+        budget: list[int],
+        out_text: list[str],
+        out_offsets: list[int],
+        problems: list[Diagnostic] | None,
+    ) -> bool:
+        """Append the expansion of ``text`` to the output; ``problems`` is given at the top level only."""
+        position = 0
+        flushed = 0
+        changed = False
+        while True:
+            match = _CONTROL_SEQUENCE.search(text, position)
+            if match is None:
+                break
+            name = match.group(1)
+            macro = self.macros.get(name)
+            position = match.end()
+            if macro is None:
+                continue
+            invocation = offsets[match.start()]
+            if name in self.runaway:
+                if problems is None:
+                    raise _RunawayMacro(name)
+                problems.append(_runaway_problem(name, invocation, offsets[match.end() - 1] + 1))
+                continue
+            arguments = _read_arguments(text, offsets, match.end(), macro, invocation)
+            if arguments is None:
+                continue
+            values, after = arguments
+            body_text, body_offsets = _substitute(macro, values, invocation)
+            budget[0] -= len(body_text)
+            if depth >= _MAX_EXPANSION_DEPTH or budget[0] < 0:
+                raise _RunawayMacro(name)
+            expansion_text: list[str] = []
+            expansion_offsets: list[int] = []
+            try:
+                self.expand_into(
+                    body_text, body_offsets, depth + 1, budget, expansion_text, expansion_offsets, None
+                )
+            except _RunawayMacro:
+                if problems is None:
+                    raise
+                self.runaway.add(name)
+                problems.append(_runaway_problem(name, invocation, offsets[match.end() - 1] + 1))
+                budget[0] = _MAX_EXPANSION_GROWTH
+                continue
+            out_text.append(text[flushed : match.start()])
+            out_offsets.extend(offsets[flushed : match.start()])
+            out_text.extend(expansion_text)
+            out_offsets.extend(expansion_offsets)
+            flushed = position = after
+            changed = True
+        out_text.append(text[flushed:])
+        out_offsets.extend(offsets[flushed:])
+        return changed
+
+
+def _runaway_problem(name: str, start: int, end: int) -> Diagnostic:
+    message = f"macro \\{name} keeps expanding (does it call itself?); its uses are left unexpanded"
+    return Diagnostic("TL001", message, start, max(end, start), "hint")
+
+
+def _read_arguments(
+    text: str, offsets: list[int], position: int, macro: _Macro, invocation: int
+) -> tuple[list[tuple[str, list[int]]], int] | None:
+    values: list[tuple[str, list[int]]] = []
+    for index in range(macro.arguments):
+        while position < len(text) and text[position] in " \t\n":
+            position += 1
+        if index == 0 and macro.default is not None:
+            if text.startswith("[", position):
+                optional = _read_group(text, position, "[", "]")
+                if optional is None:
+                    return None
+                values.append((text[position + 1 : optional[0]], offsets[position + 1 : optional[0]]))
+                position = optional[1]
+            else:
+                values.append((macro.default, [invocation] * len(macro.default)))
+            continue
+        if position >= len(text):
+            return None
+        character = text[position]
+        if character == "{":
+            group = _read_group(text, position)
+            if group is None:
+                return None
+            values.append((text[position + 1 : group[0]], offsets[position + 1 : group[0]]))
+            position = group[1]
+        elif character == "\\":
+            control = _CONTROL_SEQUENCE.match(text, position)
+            end = control.end() if control else position + 1
+            values.append((text[position:end], offsets[position:end]))
+            position = end
+        elif character == "}":
+            return None
+        else:
+            values.append((character, offsets[position : position + 1]))
+            position += 1
+    return values, position
+
+
+def _substitute(macro: _Macro, values: list[tuple[str, list[int]]], invocation: int) -> tuple[str, list[int]]:
+    pieces: list[str] = []
+    offsets: list[int] = []
+    position = 0
+    body = macro.body
+    for parameter in _PARAMETER.finditer(body):
+        pieces.append(body[position : parameter.start()])
+        offsets.extend([invocation] * (parameter.start() - position))
+        if parameter.group(1) == "#":
+            pieces.append("#")
+            offsets.append(invocation)
+        else:
+            index = int(parameter.group(1)) - 1
+            if index < len(values):
+                pieces.append(values[index][0])
+                offsets.extend(values[index][1])
+        position = parameter.end()
+    pieces.append(body[position:])
+    offsets.extend([invocation] * (len(body) - position))
+    return "".join(pieces), offsets
+
+
+# ---------------------------------------------------------------------------------------------------
+# Jupyter notebooks
+# ---------------------------------------------------------------------------------------------------
+
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.DOTALL)
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
+_JSON_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _notebook_source_literals(text: str) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
+    """For each cell (by its JSON path), the file ranges of the string literals of its ``source``."""
+    literals: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    path: list[Any] = []
+    containers: list[str] = []
+    expect_key = False
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        first = token[0]
+        if first == "{":
+            containers.append("{")
+            path.append(None)
+            expect_key = True
+        elif first == "[":
+            containers.append("[")
+            path.append(0)
+            expect_key = False
+        elif first in "}]":
+            if containers:
+                containers.pop()
+                path.pop()
+            expect_key = False
+        elif first == ",":
+            if containers and containers[-1] == "[":
+                path[-1] += 1
+            else:
+                expect_key = True
+        elif first == ":":
+            expect_key = False
+        elif first == '"':
+            if expect_key and containers and containers[-1] == "{":
+                path[-1] = json.loads(token) if "\\" in token else token[1:-1]
+                expect_key = False
+            elif len(path) >= 3 and path[-1] == "source" and path[-3] == "cells":
+                literals.setdefault(tuple(path[:-1]), []).append((match.start(), match.end()))
+            elif len(path) >= 4 and path[-2] == "source" and path[-4] == "cells":
+                literals.setdefault(tuple(path[:-2]), []).append((match.start(), match.end()))
+    return literals
+
+
+def _decode_json_literal(text: str, start: int, end: int) -> tuple[str, list[int], list[int]]:
+    """Unescape the JSON string literal ``text[start:end]`` (quotes included), keeping each character's
+    file range."""
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    position = start + 1
+    stop = end - 1
+    while position < stop:
+        backslash = text.find("\\", position, stop)
+        if backslash < 0:
+            backslash = stop
+        if backslash > position:
+            pieces.append(text[position:backslash])
+            starts.extend(range(position, backslash))
+            ends.extend(range(position + 1, backslash + 1))
+        if backslash >= stop:
+            break
+        escape = _JSON_ESCAPE.match(text, backslash, stop)
+        if escape is None:
+            pieces.append("\\")
+            starts.append(backslash)
+            ends.append(backslash + 1)
+            position = backslash + 1
+            continue
+        escape_end = escape.end()
+        if escape.group(1) is not None:
+            code = int(escape.group(1), 16)
+            if 0xD800 <= code < 0xDC00:
+                low = _JSON_ESCAPE.match(text, escape_end, stop)
+                if low is not None and low.group(1) is not None and 0xDC00 <= int(low.group(1), 16) < 0xE000:
+                    code = 0x10000 + ((code - 0xD800) << 10) + (int(low.group(1), 16) - 0xDC00)
+                    escape_end = low.end()
+            character = chr(code)
+        else:
+            character = _JSON_SIMPLE_ESCAPES.get(escape.group(2), escape.group(2))
+        pieces.append(character)
+        starts.append(backslash)
+        ends.append(escape_end)
+        position = escape_end
+    return "".join(pieces), starts, ends
+
+
+def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
+    """The cells of an nbformat 4 notebook (``cells``) or an nbformat 3 one (``worksheets``)."""
+    if not isinstance(data, dict):
+        return []
+    cells = data.get("cells")
+    if isinstance(cells, list):
+        return [(("cells", index), cell) for index, cell in enumerate(cells)]
+    result = []
+    worksheets = data.get("worksheets")
+    if isinstance(worksheets, list):
+        for sheet_index, sheet in enumerate(worksheets):
+            sheet_cells = sheet.get("cells") if isinstance(sheet, dict) else None
+            if isinstance(sheet_cells, list):
+                result.extend(
+                    (("worksheets", sheet_index, "cells", index), cell) for index, cell in enumerate(sheet_cells)
+                )
+    return result
+
+
+def _extract_notebook(text: str) -> _Found:
+    found = _Found()
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        found.problems.append(Diagnostic("TL900", f"cannot read notebook: {error}", 0, 0, "warning"))
+        return found
+    cells = [
+        (path, cell)
+        for path, cell in _notebook_cells(data)
+        if isinstance(cell, dict) and cell.get("cell_type") == "markdown"
+    ]
+    if not cells:
+        return found
+    literals = _notebook_source_literals(text)
+    for path, cell in cells:
+        source = cell.get("source", "")
+        expected = "".join(source) if isinstance(source, list) else source
+        if not isinstance(expected, str) or not expected:
+            continue
+        pieces: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        for literal_start, literal_end in literals.get(path, []):
+            piece, piece_starts, piece_ends = _decode_json_literal(text, literal_start, literal_end)
+            pieces.append(piece)
+            starts.extend(piece_starts)
+            ends.extend(piece_ends)
+        if "".join(pieces) != expected:
+            message = f"cannot locate the source of markdown cell {path[-1]} in the notebook"
+            found.problems.append(Diagnostic("TL900", message, 0, 0, "warning"))
+            continue
+        cell_found = _relocate(_extract_markdown(expected), _TableRelocation(starts, ends, ends[-1]))
+        found.spans.extend(cell_found.spans)
+        found.paragraphs.extend(cell_found.paragraphs)
+        found.directives.extend(cell_found.directives)
+        found.problems.extend(cell_found.problems)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# From what the readers found to the Document
+# ---------------------------------------------------------------------------------------------------
+
+_NOISE_MATH = frozenset(("\\begingroup", "\\endgroup"))
+
+
+def _finish(path: str, text: str, found: _Found) -> Document:
+    document = Document(path=path, text=text, directives=list(found.directives))
+    problems = list(found.problems)
+    expander = _MacroExpander()
+    definitions = sorted(found.definitions, key=lambda item: item[0])
+    next_definition = 0
+    index_of: dict[int, int] = {}
+    for span in sorted(found.spans, key=lambda item: item.start):
+        while next_definition < len(definitions) and definitions[next_definition][0] < span.start:
+            expander.define(definitions[next_definition][1])
+            next_definition += 1
+        stripped = span.text.strip()
+        if not stripped or stripped in _NOISE_MATH:
+            continue
+        if _DEFINITION_START.match(stripped):
+            macros = _parse_definitions_only(stripped)
+            if macros is not None:
+                for macro in macros:
+                    expander.define(macro)
+                continue
+        span_text = span.text
+        offsets = span.offsets
+        expanded = expander.expand(span_text, span.offset_list(), problems)
+        if expanded is not None:
+            span_text, offsets = expanded
+        index_of[id(span)] = len(document.spans)
+        document.spans.append(_math_span(text, span, span_text, offsets))
+    for paragraph in found.paragraphs:
+        prose_text = "".join(
+            piece if isinstance(piece, str) else (f"${index_of[id(piece)]}$" if id(piece) in index_of else "")
+            for piece in paragraph.pieces
+        )
+        if prose_text.strip():
+            document.prose.append(Prose(prose_text, paragraph.start, paragraph.end))
+    document.prose.sort(key=lambda prose: prose.start)
+    document.directives.sort(key=lambda directive: directive.start)
+    document.problems = sorted(problems, key=lambda problem: problem.start)
+    return document
+
+
+def _math_span(document_text: str, span: _Span, span_text: str, offsets: list[int] | None) -> MathSpan:
+    start, end = span.start, span.end
+    if offsets is not None and len(offsets) == len(span_text):
+        plain = (
+            end - start == len(span_text)
+            and document_text[start:end] == span_text
+            and all(offset == start + index for index, offset in enumerate(offsets))
+        )
+        if not plain:
+            return MathSpan(span_text, start, end, span.display, span.environment, tuple(offsets))
+    return MathSpan(span_text, start, end, span.display, span.environment)

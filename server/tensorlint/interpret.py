@@ -1,0 +1,406 @@
+"""Interpretation: walk a document in reading order, keep its environment, and give every claim a verdict.
+
+The environment holds what the document has said so far: declared shapes (hard facts), definitions (which
+are substituted when a later claim uses the name), functions, the all-ones matrices named in prose, and the
+layout convention. Each relation in the math becomes a ``Claim``; the numeric check (``verify.py``) decides
+its verdict, and only a concrete counterexample makes a claim ``wrong``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tensorlint import ir
+from tensorlint import syntax as ast
+from tensorlint.lower import Scope, lower, name_key
+from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan
+from tensorlint.parse import parse_span
+from tensorlint.prose import facts
+from tensorlint.shapes import Declared
+from tensorlint.verify import Outcome, verify
+
+MAX_SPAN_CHARACTERS = 200_000
+
+
+@dataclass
+class Definition:
+    expr: ir.Expr
+    labels: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass
+class Environment:
+    declared: dict[str, Declared] = field(default_factory=dict)
+    definitions: dict[str, Definition] = field(default_factory=dict)
+    all_ones: set[str] = field(default_factory=set)
+    dims: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+    layout: str | None = None
+    layout_where: int | None = None
+    layout_fixed: bool = False
+
+    def scope(self, config: Config) -> Scope:
+        functions = {key for key, value in self.declared.items() if value.arguments is not None}
+        functions |= {key for key, value in self.definitions.items() if value.parameters}
+        variables = (set(self.declared) - functions) | {
+            key for key, value in self.definitions.items() if not value.parameters
+        }
+        matrices = {key for key, value in self.declared.items() if len(value.shape) == 2 and 1 not in value.shape}
+        return Scope(variables, functions, set(self.dims), matrices, set(self.all_ones), config.unify_fonts)
+
+
+@dataclass
+class Part:
+    """One side of a relation: its AST and the span it came from."""
+
+    node: ast.Node
+    span: MathSpan
+
+    @property
+    def start(self) -> int:
+        return self.span.doc_offset(self.node.start)
+
+    @property
+    def end(self) -> int:
+        return self.span.doc_offset(max(self.node.start, self.node.end - 1)) + 1
+
+
+def dims_of_set(node: ast.Node) -> tuple | None:
+    """The shape in ``\\mathbb{R}^{n\\times m}``: ``("n", "m")``; ``("n", 1)`` for ``\\mathbb{R}^n``."""
+    if isinstance(node, ast.Name) and node.text == "R":
+        return ()
+    if not (isinstance(node, ast.Sup) and isinstance(node.base, ast.Name) and node.base.text == "R"):
+        return None
+    exponent = node.exponent
+    factors: list[ast.Node] = []
+    while isinstance(exponent, ast.BinOp) and exponent.op in ("times", "cdot"):
+        factors.insert(0, exponent.right)
+        exponent = exponent.left
+    factors.insert(0, exponent)
+    if len(factors) == 1 and isinstance(factors[0], ast.Juxt):
+        return None
+    dims: list[int | str] = []
+    for factor in factors:
+        if isinstance(factor, ast.Number) and factor.text.isdigit():
+            dims.append(int(factor.text))
+        elif isinstance(factor, ast.Name) and len(factor.text) == 1:
+            dims.append(factor.text)
+        else:
+            return None
+    if len(dims) == 1:
+        return (dims[0], 1)
+    return tuple(dims)
+
+
+def size_text(text: str) -> tuple | None:
+    """``n\\times m`` or ``m\\times1`` from prose: the two dimensions."""
+    parts = [part.strip().strip("{}") for part in text.replace("\\times", "×").replace("x", "×").split("×")]
+    if len(parts) != 2:
+        return None
+    dims: list[int | str] = []
+    for part in parts:
+        if part.isdigit():
+            dims.append(int(part))
+        elif len(part) == 1 and part.isalpha():
+            dims.append(part)
+        else:
+            return None
+    return tuple(dims)
+
+
+def prose_name(text: str, config: Config) -> str | None:
+    from tensorlint.parse import parse_span as parse
+
+    result = parse(text)
+    if len(result.statements) != 1 or result.statements[0].chain.ops:
+        return None
+    node = result.statements[0].chain.parts[0]
+    if isinstance(node, ast.Name):
+        return name_key(node, config.unify_fonts)
+    return None
+
+
+class Interpreter:
+    def __init__(self, document: Document, config: Config) -> None:
+        self.document = document
+        self.config = config
+        self.env = Environment()
+        self.claims: list[Claim] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.previous_tail: Part | None = None
+        if config.layout != "auto":
+            self.env.layout, self.env.layout_fixed = config.layout, True
+
+    # Reading order ----------------------------------------------------------------------------------------
+
+    def run(self) -> FileResult:
+        document = self.document
+        events: list[tuple[int, int, object]] = []
+        events.extend((span.start, 1, span) for span in document.spans)
+        events.extend((prose.start, 0, prose) for prose in document.prose)
+        events.extend((directive.start, 0, directive) for directive in document.directives)
+        events.sort(key=lambda event: (event[0], event[1]))
+        span_texts = [span.text for span in document.spans]
+        for _, _, event in events:
+            if isinstance(event, MathSpan):
+                self.span(event)
+            elif hasattr(event, "body"):
+                self.directive(event.body, event.start)  # type: ignore[attr-defined]
+            else:
+                for fact in facts(event.text, span_texts, event.start):  # type: ignore[attr-defined]
+                    self.prose_fact(fact)
+        return FileResult(document.path, document.text, self.claims, list(document.problems) + self.diagnostics)
+
+    def directive(self, body: str, at: int) -> None:
+        body = body.strip()
+        if body.startswith("layout="):
+            value = body.split("=", 1)[1].strip()
+            if value in ("numerator", "denominator"):
+                self.env.layout, self.env.layout_where, self.env.layout_fixed = value, at, True
+            return
+        result = parse_span(body)
+        for statement in result.statements:
+            chain = statement.chain
+            for index, op in enumerate(chain.ops):
+                left, right = chain.parts[index], chain.parts[index + 1]
+                if op == "in" and left is not None and right is not None:
+                    self.declare(left, right)
+
+    def prose_fact(self, fact: object) -> None:
+        from tensorlint.prose import ProseFact
+
+        assert isinstance(fact, ProseFact)
+        config = self.config
+        if fact.kind == "layout" and not self.env.layout_fixed:
+            self.env.layout, self.env.layout_where, self.env.layout_fixed = fact.value, fact.offset, True
+            return
+        if fact.kind == "all-ones":
+            key = prose_name(fact.name, config)
+            if key:
+                self.env.all_ones.add(key)
+            return
+        key = prose_name(fact.name, config)
+        if key is None:
+            return
+        shape: tuple | None = None
+        if fact.kind == "size":
+            shape = size_text(fact.value)
+        elif fact.kind == "shape":
+            shape = size_text(f"{fact.rows}×{fact.columns}")
+        elif fact.kind == "orientation":
+            current = self.env.declared.get(key)
+            if current is not None and len(current.shape) == 2 and 1 in current.shape:
+                length = current.shape[0] if current.shape[1] == 1 else current.shape[1]
+                shape = (length, 1) if fact.value == "column" else (1, length)
+        if shape is not None:
+            self.set_declared(key, Declared(shape))
+
+    def set_declared(self, key: str, declared: Declared) -> None:
+        self.env.declared[key] = declared
+        self.env.definitions.pop(key, None) if declared.arguments is None and key in self.env.definitions else None
+        for dim in declared.shape:
+            if isinstance(dim, str):
+                self.env.dims.add(dim)
+        self.env.seen.add(key)
+
+    # Math -------------------------------------------------------------------------------------------------
+
+    def problem(self, span: MathSpan, start: int, end: int, code: str, message: str) -> None:
+        severity = "hint"
+        doc_start = span.doc_offset(start)
+        doc_end = span.doc_offset(max(start, end - 1)) + 1 if end > start else doc_start
+        self.diagnostics.append(Diagnostic(code, message, doc_start, doc_end, severity))
+
+    def span(self, span: MathSpan) -> None:
+        if len(span.text) > MAX_SPAN_CHARACTERS:
+            self.problem(span, 0, len(span.text), "TL002", "this formula is too long to check")
+            return
+        result = parse_span(span.text)
+        for start, end, code, message in result.problems:
+            self.problem(span, start, end, code, message)
+        for statement in result.statements:
+            self.statement(statement.chain, span)
+
+    def statement(self, chain: ast.Chain, span: MathSpan) -> None:
+        parts: list[Part | None] = [Part(node, span) if node is not None else None for node in chain.parts]
+        if parts and parts[0] is None:
+            parts[0] = self.previous_tail
+        for index, op in enumerate(chain.ops):
+            left, right = parts[index], parts[index + 1]
+            if left is None or right is None:
+                continue
+            self.link(left, op, right)
+        last = parts[-1] if parts else None
+        self.previous_tail = last
+        for part in parts:
+            if part is not None:
+                self.mark_seen(part.node)
+
+    def mark_seen(self, node: ast.Node) -> None:
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name):
+                self.env.seen.add(name_key(inner, self.config.unify_fonts))
+
+    def declare(self, left: ast.Node, right: ast.Node) -> bool:
+        shape = dims_of_set(right)
+        if shape is None:
+            return False
+        targets = list(left.items) if isinstance(left, ast.Delimited) else [left]
+        for target in targets:
+            key = self.target_key(target)
+            if key is None:
+                call = self.call_target(target)
+                if call is not None:
+                    self.set_declared(call[0], Declared(shape, arguments=((),) * len(call[1])))
+                continue
+            self.set_declared(key, Declared(shape))
+        return True
+
+    def target_key(self, node: ast.Node) -> str | None:
+        if isinstance(node, ast.Name):
+            return name_key(node, self.config.unify_fonts)
+        if isinstance(node, ast.Sub) and isinstance(node.base, ast.Name):
+            base = name_key(node.base, self.config.unify_fonts)
+            if isinstance(node.base, ast.Number):
+                return None
+            index = node.index
+            if isinstance(index, ast.Name | ast.Number):
+                return f"{base}_{index.text}"
+        return None
+
+    def call_target(self, node: ast.Node) -> tuple[str, tuple[str, ...]] | None:
+        """``f(X)`` on the left of a definition: the function's name and parameter names."""
+        if (
+            isinstance(node, ast.Juxt)
+            and len(node.items) == 2
+            and isinstance(node.items[0], ast.Name)
+            and isinstance(node.items[1], ast.Delimited)
+            and node.items[1].kind == "()"
+        ):
+            parameters = []
+            for item in node.items[1].items:
+                if not isinstance(item, ast.Name):
+                    return None
+                parameters.append(name_key(item, self.config.unify_fonts))
+            return name_key(node.items[0], self.config.unify_fonts), tuple(parameters)
+        return None
+
+    def definition_target(self, node: ast.Node) -> tuple[str, tuple[str, ...]] | None:
+        """A bare name, optionally with free index letters: ``y``, ``f_i``, ``C_{ij}``, ``Y_{i,j}``."""
+        if isinstance(node, ast.Name) and node.text not in ("d",):
+            return name_key(node, self.config.unify_fonts), ()
+        if isinstance(node, ast.Sub) and isinstance(node.base, ast.Name):
+            key = name_key(node.base, self.config.unify_fonts)
+            if key in ("delta", "e", "I"):
+                return None
+            index = node.index
+            items = list(index.items) if isinstance(index, ast.Delimited) else (
+                list(index.items) if isinstance(index, ast.Juxt) else [index]
+            )
+            labels = []
+            for item in items:
+                if not (isinstance(item, ast.Name) and item.text.islower() and len(item.text) == 1):
+                    return None
+                labels.append(item.text)
+            if len(set(labels)) != len(labels):
+                return None
+            return key, tuple(labels)
+        return None
+
+    def link(self, left: Part, op: str, right: Part) -> None:
+        if op == "in":
+            self.declare(left.node, right.node)
+            return
+        if op == "to":
+            self.signature(left.node, right.node)
+            return
+        latex = self.document.text[left.start : right.end]
+        if op in ("approx", "<", ">", "le", "ge"):
+            self.add_claim(left, right, "uncheckable", "inequalities and approximations are not checked yet")
+            return
+        if op in ("=", "def"):
+            call = self.call_target(left.node)
+            if call is not None and op == "def" or (call is not None and call[0] not in self.env.seen):
+                assert call is not None
+                scope = self.env.scope(self.config)
+                scope.variables |= set(call[1])
+                self.env.definitions[call[0]] = Definition(lower(right.node, scope), parameters=call[1])
+                self.env.declared.pop(call[0], None)
+                self.add_claim(left, right, "definition", f"defines `{call[0]}`")
+                return
+            target = self.definition_target(left.node)
+            reverse = self.definition_target(right.node)
+            if target is None and reverse is not None and not reverse[1] and reverse[0] not in self.env.seen:
+                self.define(reverse, left)
+                self.add_claim(left, right, "definition", f"defines `{reverse[0]}`")
+                return
+            if target is not None and (op == "def" or self.is_definition(target, left, right)):
+                self.define(target, right)
+                self.add_claim(left, right, "definition", f"defines `{target[0]}`")
+                return
+        del latex
+        self.check(left, op, right)
+
+    def is_definition(self, target: tuple[str, tuple[str, ...]], left: Part, right: Part) -> bool:
+        key, labels = target
+        names = {
+            name_key(node, self.config.unify_fonts) for node in ast.walk(right.node) if isinstance(node, ast.Name)
+        }
+        if key in names and not labels:
+            return False
+        return True
+
+    def define(self, target: tuple[str, tuple[str, ...]], right: Part) -> None:
+        key, labels = target
+        scope = self.env.scope(self.config)
+        expr = lower(right.node, scope)
+        self.env.definitions[key] = Definition(expr, labels)
+        if key in self.env.declared and self.env.declared[key].arguments is None:
+            # A definition is checked against the declaration when the name is used; keep both.
+            pass
+        self.env.seen.add(key)
+
+    def signature(self, left: ast.Node, right: ast.Node) -> None:
+        """``f : \\mathbb{R}^{m\\times n} \\to \\mathbb{R}^n``."""
+        if not (isinstance(left, ast.BinOp) and left.op == "frob" and isinstance(left.left, ast.Name)):
+            return
+        domain, codomain = dims_of_set(left.right), dims_of_set(right)
+        if domain is None or codomain is None:
+            return
+        key = name_key(left.left, self.config.unify_fonts)
+        self.set_declared(key, Declared(codomain, arguments=(domain,)))
+
+    # Claims -----------------------------------------------------------------------------------------------
+
+    def add_claim(self, left: Part, right: Part, verdict: str, message: str, layout: str | None = None) -> Claim:
+        start, end = left.start, right.end
+        if end < start:
+            start, end = right.start, left.end
+        claim = Claim(start, end, self.document.text[start:end], verdict, message, layout)  # type: ignore[arg-type]
+        self.claims.append(claim)
+        return claim
+
+    def check(self, left: Part, op: str, right: Part) -> None:
+        scope = self.env.scope(self.config)
+        left_ir, right_ir = lower(left.node, scope), lower(right.node, scope)
+        latex = self.document.text[left.start : right.end]
+        outcome = verify(left_ir, right_ir, op, self.env, self.config, latex, left, right)
+        self.record(left, right, outcome)
+
+    def record(self, left: Part, right: Part, outcome: Outcome) -> None:
+        verdict = outcome.verdict
+        env = self.env
+        if outcome.layout_used and not env.layout_fixed and env.layout is None and verdict == "verified":
+            env.layout, env.layout_where = outcome.layout_used, left.start
+        claim = self.add_claim(left, right, verdict, outcome.message, outcome.layout_used)
+        codes = {"wrong": ("TL201", "error"), "shape": (outcome.code or "TL101", "error"), "layout": ("TL203", "warning")}
+        if verdict in codes:
+            code, severity = codes[verdict]
+            self.diagnostics.append(Diagnostic(code, outcome.message, claim.start, claim.end, severity))  # type: ignore[arg-type]
+        elif verdict == "uncheckable":
+            self.diagnostics.append(Diagnostic("TL205", outcome.message, claim.start, claim.end, "hint"))
+
+
+def check_document(document: Document, config: Config) -> FileResult:
+    return Interpreter(document, config).run()

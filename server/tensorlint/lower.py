@@ -1,0 +1,429 @@
+"""Lowering: from the notation-shaped AST (``syntax``) to the meaning-shaped IR (``ir``).
+
+Every decision about what notation means lives here, and every one of them can be overridden by what the
+document declared: ``d`` is a differential unless ``d`` is a declared variable, ``e_i`` is a basis vector
+unless ``e`` is declared, and so on. Anything that cannot be given a meaning becomes ``ir.Unsupported``
+with the reason, which later makes the claim ``uncheckable`` rather than wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tensorlint import ir
+from tensorlint import syntax as ast
+
+DISTINCT_FONTS = {"bb", "cal", "frak", "hat", "bar", "tilde", "dot", "ddot", "check"}
+ELEMENTWISE = {"log", "exp", "sigmoid", "tanh", "sin", "cos", "sinh", "cosh", "sign", "relu", "softmax", "sqrt"}
+FUNCTION_NAMES = {"sigma": "sigmoid", "tanh": "tanh"}
+MATRIX_FUNCTIONS = {"tr", "det", "logdet", "vec", "diag"} | ELEMENTWISE
+
+
+def name_key(node: ast.Name, unify_fonts: bool = True) -> str:
+    """The variable a name refers to: fonts are unified except those that make a new symbol (``\\mathbb{E}``)."""
+    if node.font in DISTINCT_FONTS or (not unify_fonts and node.font):
+        return f"{node.text}@{node.font}"
+    return node.text
+
+
+def node_text(node: ast.Node) -> str | None:
+    """A plain spelling of a small subscript such as ``0``, ``ij`` or ``3,7``; None if not that simple."""
+    if isinstance(node, ast.Name):
+        return node.text
+    if isinstance(node, ast.Number):
+        return node.text
+    if isinstance(node, ast.Juxt):
+        parts = [node_text(item) for item in node.items]
+        return None if None in parts else "".join(part for part in parts if part)
+    if isinstance(node, ast.Delimited) and node.kind == "{}":
+        parts = [node_text(item) for item in node.items]
+        return None if None in parts else ",".join(part for part in parts if part)
+    return None
+
+
+@dataclass
+class Scope:
+    """What the lowering needs to know about the document at this point."""
+
+    variables: set[str] = field(default_factory=set)
+    functions: set[str] = field(default_factory=set)
+    dims: set[str] = field(default_factory=set)
+    matrices: set[str] = field(default_factory=set)
+    all_ones: set[str] = field(default_factory=set)
+    unify_fonts: bool = True
+
+
+class Lowerer:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def unsupported(self, node: ast.Node, reason: str) -> ir.Expr:
+        return ir.Unsupported(reason, start=node.start, end=node.end)
+
+    # Names and subscripts --------------------------------------------------------------------------------
+
+    def key(self, node: ast.Name) -> str:
+        return name_key(node, self.scope.unify_fonts)
+
+    def name(self, node: ast.Name) -> ir.Expr:
+        key = self.key(node)
+        where = {"start": node.start, "end": node.end}
+        if key == "I" and "I" not in self.scope.variables:
+            return ir.Identity(None, **where)
+        if key in self.scope.all_ones:
+            return ir.Ones(None, square=True, **where)
+        return ir.Var(key, **where)
+
+    def dimension(self, node: ast.Node) -> str | int | None:
+        if isinstance(node, ast.Number) and node.text.isdigit():
+            return int(node.text)
+        if isinstance(node, ast.Name):
+            return node.text
+        return None
+
+    def index_refs(self, node: ast.Node, axes: int | None) -> tuple[ir.IndexRef, ...] | None:
+        """Indices written in a subscript: ``ij``, ``3,7``, ``31`` (two indices of a matrix), ``i,:``."""
+        items: list[ast.Node]
+        if isinstance(node, ast.Delimited) and node.kind == "{}":
+            items = list(node.items)
+        elif isinstance(node, ast.Juxt):
+            items = list(node.items)
+        else:
+            items = [node]
+        refs: list[ir.IndexRef] = []
+        for item in items:
+            if isinstance(item, ast.Name) and not item.font:
+                if item.text.isupper() and item.text in self.scope.dims:
+                    refs.append(("dim", item.text))
+                else:
+                    refs.append(item.text)
+            elif isinstance(item, ast.Number) and item.text.isdigit():
+                if len(items) == 1 and axes == 2 and len(item.text) == 2:
+                    refs.extend(int(digit) for digit in item.text)
+                else:
+                    refs.append(int(item.text))
+            elif isinstance(item, ast.Text) and item.text == ":":
+                refs.append(":")
+            elif isinstance(item, ast.Juxt):
+                inner = self.index_refs(item, None)
+                if inner is None:
+                    return None
+                refs.extend(inner)
+            else:
+                return None
+        return tuple(refs)
+
+    def subscript(self, node: ast.Sub) -> ir.Expr:
+        base, index = node.base, node.index
+        where = {"start": node.start, "end": node.end}
+        if isinstance(base, ast.Number) and base.text == "1":
+            return ir.Ones(self.dimension(index), **where)
+        if isinstance(base, ast.Number) and base.text == "0":
+            return ir.Const(0.0, **where)
+        if isinstance(base, ast.Delimited) and base.kind == "‖‖":
+            kind = node_text(index) or "2"
+            return ir.Norm(self.items_expr(base), kind, **where)
+        if isinstance(base, ast.Name):
+            key = self.key(base)
+            spelled = node_text(index)
+            if spelled is not None and f"{key}_{spelled}" in self.scope.variables:
+                return ir.Var(f"{key}_{spelled}", **where)
+            if key == "I" and "I" not in self.scope.variables:
+                return ir.Identity(self.dimension(index), **where)
+            if key == "e" and "e" not in self.scope.variables:
+                refs = self.index_refs(index, 1)
+                if refs and len(refs) == 1:
+                    return ir.Basis(refs[0], **where)
+            if key == "delta" and "delta" not in self.scope.variables:
+                refs = self.index_refs(index, 2)
+                if refs and len(refs) == 2:
+                    return ir.Delta(refs[0], refs[1], **where)
+                return self.unsupported(node, "a Kronecker delta needs two indices")
+            if key == "1":
+                return ir.Ones(self.dimension(index), **where)
+        axes = 2 if isinstance(base, ast.Name) and self.key(base) in self.scope.matrices else None
+        if isinstance(base, ast.Name) and base.text.isupper():
+            axes = 2
+        refs = self.index_refs(index, axes)
+        if refs is None:
+            return self.unsupported(node, "a subscript that is neither an index nor part of a name")
+        return ir.Index(self.expr(base), refs, **where)
+
+    # Products ----------------------------------------------------------------------------------------------
+
+    def is_differential_d(self, node: ast.Node) -> bool:
+        return isinstance(node, ast.Name) and node.text == "d" and "d" not in self.scope.variables
+
+    def juxtaposition(self, items: tuple[ast.Node, ...], node: ast.Node) -> ir.Expr:
+        factors: list[ir.Expr] = []
+        index = 0
+        while index < len(items):
+            item = items[index]
+            rest = items[index + 1 :]
+            operator = self.derivative_operator(item)
+            if operator is not None:
+                if not rest:
+                    return self.unsupported(item, "a derivative operator with nothing to act on")
+                operand = self.juxtaposition(rest, node) if len(rest) > 1 else self.expr(rest[0])
+                factors.append(self.make_derivative(operand, operator, item))
+                break
+            if self.is_differential_d(item) and rest:
+                operand = self.expr(rest[0])
+                factors.append(ir.Differential(operand, start=item.start, end=rest[0].end))
+                index += 2
+                continue
+            if isinstance(item, ast.Dots):
+                return self.unsupported(item, "an ellipsis stands for terms that are not written out")
+            call = self.function_call(item, rest[0] if rest else None)
+            if call is not None:
+                factors.append(call)
+                index += 2
+                continue
+            factors.append(self.expr(item))
+            index += 1
+        if len(factors) == 1:
+            return factors[0]
+        return ir.Prod(tuple(factors), start=node.start, end=node.end)
+
+    def function_call(self, item: ast.Node, following: ast.Node | None) -> ir.Expr | None:
+        """``F(W)``, ``\\sigma(Wx)``, ``f_i(X)``: a name applied to a parenthesized argument."""
+        if not isinstance(following, ast.Delimited) or following.kind != "()":
+            return None
+        base = item.base if isinstance(item, ast.Sub) else item
+        if not isinstance(base, ast.Name):
+            return None
+        key = self.key(base)
+        where = {"start": item.start, "end": following.end}
+        args = tuple(self.expr(argument) for argument in following.items)
+        if key in FUNCTION_NAMES and key not in self.scope.variables and len(args) == 1:
+            return ir.Unary(FUNCTION_NAMES[key], args[0], **where)
+        if key in self.scope.functions or (key not in self.scope.variables and key[:1].isalpha()):
+            if key not in self.scope.functions and key.islower() and key not in ("f", "g", "h", "F", "G"):
+                return None
+            call: ir.Expr = ir.Call(key, args, **where)
+            if isinstance(item, ast.Sub):
+                refs = self.index_refs(item.index, 1)
+                if refs is None:
+                    return self.unsupported(item, "a subscript on a function that is not an index")
+                call = ir.Index(call, refs, **where)
+            return call
+        return None
+
+    # Derivatives ------------------------------------------------------------------------------------------
+
+    def derivative_operator(self, node: ast.Node) -> tuple[ir.Wrt, bool] | ir.Unsupported | None:
+        """``\\frac{\\partial}{\\partial W}``, ``\\partial_X``, ``\\nabla_X``: an operator acting on what follows."""
+        if isinstance(node, ast.Frac) and self.is_bare_differential(node.numerator):
+            return self.wrt(node.denominator)
+        if isinstance(node, ast.Sub) and isinstance(node.base, ast.Partial | ast.Nabla):
+            wrt = self.wrt_target(node.index)
+            if wrt is None:
+                return ir.Unsupported("a derivative with respect to something that is not a variable")
+            return wrt, isinstance(node.base, ast.Nabla)
+        return None
+
+    def is_bare_differential(self, node: ast.Node) -> bool:
+        return isinstance(node, ast.Partial) or self.is_differential_d(node)
+
+    def wrt(self, denominator: ast.Node) -> tuple[ir.Wrt, bool] | ir.Unsupported:
+        if (
+            isinstance(denominator, ast.Juxt)
+            and len(denominator.items) == 2
+            and self.is_bare_differential(denominator.items[0])
+        ):
+            target = self.wrt_target(denominator.items[1])
+            if target is not None:
+                return target, False
+        return ir.Unsupported("a derivative whose denominator is not ∂ of one variable")
+
+    def wrt_target(self, node: ast.Node) -> tuple[ir.Wrt, bool] | None:
+        if isinstance(node, ast.Name):
+            return ir.Wrt(self.key(node)), False
+        if isinstance(node, ast.Sub) and isinstance(node.base, ast.Name):
+            key = self.key(node.base)
+            spelled = node_text(node.index)
+            if spelled is not None and f"{key}_{spelled}" in self.scope.variables:
+                return ir.Wrt(f"{key}_{spelled}"), False
+            axes = 2 if node.base.text.isupper() or key in self.scope.matrices else None
+            refs = self.index_refs(node.index, axes)
+            if refs is None:
+                return None
+            return ir.Wrt(key, refs), False
+        return None
+
+    def make_derivative(self, operand: ir.Expr, operator: object, node: ast.Node) -> ir.Expr:
+        if isinstance(operator, ir.Unsupported):
+            return ir.Unsupported(operator.reason, start=node.start, end=node.end)
+        assert isinstance(operator, tuple)
+        wrt, gradient = operator
+        return ir.Deriv(operand, wrt, gradient, start=node.start, end=operand.end)
+
+    def fraction(self, node: ast.Frac) -> ir.Expr:
+        numerator = node.numerator
+        if isinstance(numerator, ast.Juxt) and self.is_bare_differential(numerator.items[0]):
+            operator = self.wrt(node.denominator)
+            rest = numerator.items[1:]
+            operand = self.juxtaposition(rest, numerator) if len(rest) > 1 else self.expr(rest[0])
+            return self.make_derivative(operand, operator, node)
+        if isinstance(numerator, ast.Sup) and isinstance(numerator.base, ast.Partial):
+            return self.unsupported(node, "higher derivatives are not checked yet")
+        if self.is_bare_differential(numerator):
+            return self.unsupported(node, "a derivative operator with nothing to act on")
+        return ir.Binary(
+            "div", self.expr(numerator), self.expr(node.denominator), start=node.start, end=node.end
+        )
+
+    # Everything else -------------------------------------------------------------------------------------
+
+    def items_expr(self, node: ast.Delimited) -> ir.Expr:
+        if len(node.items) == 1:
+            return self.expr(node.items[0])
+        return self.unsupported(node, "a list where one expression was expected")
+
+    def delimited(self, node: ast.Delimited) -> ir.Expr:
+        where = {"start": node.start, "end": node.end}
+        if node.kind in ("()", "{}") or (node.kind == "[]" and len(node.items) == 1):
+            if len(node.items) != 1:
+                return self.unsupported(node, "a tuple of several expressions")
+            return self.expr(node.items[0])
+        if node.kind == "[]":
+            if any(isinstance(item, ast.Dots) for item in node.items):
+                return self.unsupported(node, "a row written with an ellipsis")
+            return ir.MatrixLit((tuple(self.expr(item) for item in node.items),), **where)
+        if node.kind == "||":
+            return ir.Unary("abs", self.items_expr(node), **where)
+        if node.kind == "‖‖":
+            return ir.Norm(self.items_expr(node), "2", **where)
+        if node.kind == "⟨⟩":
+            if len(node.items) != 2:
+                return self.unsupported(node, "an inner product needs two arguments")
+            return ir.Binary("frob", self.expr(node.items[0]), self.expr(node.items[1]), **where)
+        return self.unsupported(node, "an unknown bracket")
+
+    def superscript(self, node: ast.Sup) -> ir.Expr:
+        where = {"start": node.start, "end": node.end}
+        exponent = node.exponent
+        base = self.expr(node.base)
+        if isinstance(exponent, ast.Neg) and isinstance(exponent.operand, ast.Number):
+            if exponent.operand.text == "1":
+                return ir.Unary("inverse", base, **where)
+            return ir.Power(ir.Unary("inverse", base, **where), float(exponent.operand.text), **where)
+        if isinstance(exponent, ast.Number):
+            return ir.Power(base, float(exponent.text), **where)
+        return self.unsupported(node, "a superscript that is not a transpose, an inverse or a power")
+
+    def big_operator(self, node: ast.BigOp) -> ir.Expr:
+        where = {"start": node.start, "end": node.end}
+        labels: tuple[str, ...] = ()
+        lower_bound = 1
+        lower = node.lower
+        if isinstance(lower, ast.Chain) and len(lower.parts) == 2 and lower.ops == ("=",):
+            label_node, start_node = lower.parts
+            if isinstance(start_node, ast.Number) and start_node.text.isdigit():
+                lower_bound = int(start_node.text)
+            lower = label_node
+        if lower is not None:
+            refs = self.index_refs(lower, None)
+            if refs is None or not all(isinstance(ref, str) and ref != ":" for ref in refs):
+                return self.unsupported(node, "a sum whose index is not a letter")
+            labels = tuple(str(ref) for ref in refs)
+        upper = self.dimension(node.upper) if node.upper is not None else None
+        body = self.expr(node.body)
+        return ir.Sum(labels, upper, lower_bound, body, node.op == "prod", **where)
+
+    def function(self, node: ast.Func) -> ir.Expr:
+        where = {"start": node.start, "end": node.end}
+        if node.power is not None or node.sub is not None:
+            return self.unsupported(node, f"`{node.name}` with a script")
+        argument = node.arg
+        if isinstance(argument, ast.Delimited) and argument.kind == "()" and len(argument.items) != 1:
+            return self.unsupported(node, f"`{node.name}` of several arguments")
+        operand = self.expr(argument)
+        if node.name in MATRIX_FUNCTIONS:
+            if node.name == "log" and isinstance(operand, ir.Unary) and operand.op == "det":
+                return ir.Unary("logdet", operand.operand, **where)
+            return ir.Unary(node.name, operand, **where)
+        return self.unsupported(node, f"the function `{node.name}`")
+
+    def matrix(self, node: ast.Matrix) -> ir.Expr:
+        rows = []
+        for row in node.rows:
+            cells = []
+            for cell in row:
+                if cell is None or isinstance(cell, ast.Dots):
+                    return self.unsupported(node, "a matrix written with an ellipsis pattern")
+                cells.append(self.expr(cell))
+            rows.append(tuple(cells))
+        if len({len(row) for row in rows}) != 1:
+            return self.unsupported(node, "a matrix whose rows have different lengths")
+        literal = ir.MatrixLit(tuple(rows), start=node.start, end=node.end)
+        if node.env.startswith("vmatrix"):
+            return ir.Unary("det", literal, start=node.start, end=node.end)
+        return literal
+
+    def expr(self, node: ast.Node) -> ir.Expr:  # noqa: C901 - one branch per node type
+        where = {"start": node.start, "end": node.end}
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Number):
+            try:
+                return ir.Const(float(node.text), **where)
+            except ValueError:
+                return self.unsupported(node, "a number that cannot be read")
+        if isinstance(node, ast.Sub):
+            return self.subscript(node)
+        if isinstance(node, ast.Sup):
+            return self.superscript(node)
+        if isinstance(node, ast.Transpose):
+            inner = ir.Unary("transpose", self.expr(node.base), **where)
+            return ir.Unary("inverse", inner, **where) if node.inverse else inner
+        if isinstance(node, ast.Juxt):
+            return self.juxtaposition(node.items, node)
+        if isinstance(node, ast.BinOp):
+            left, right = self.expr(node.left), self.expr(node.right)
+            if node.op in ("+", "-"):
+                if isinstance(node.left, ast.Dots) or isinstance(node.right, ast.Dots):
+                    return self.unsupported(node, "a sum written with an ellipsis")
+                return _add(left, right, 1 if node.op == "+" else -1, node)
+            if node.op in ("cdot", "times"):
+                return ir.Prod((left, right), dot=node.op == "cdot", **where)
+            return ir.Binary(node.op, left, right, **where)
+        if isinstance(node, ast.Neg):
+            return ir.Unary("neg", self.expr(node.operand), **where)
+        if isinstance(node, ast.Frac):
+            return self.fraction(node)
+        if isinstance(node, ast.Delimited):
+            return self.delimited(node)
+        if isinstance(node, ast.Func):
+            return self.function(node)
+        if isinstance(node, ast.Sqrt):
+            return ir.Unary("sqrt", self.expr(node.arg), **where)
+        if isinstance(node, ast.BigOp):
+            return self.big_operator(node)
+        if isinstance(node, ast.Matrix):
+            return self.matrix(node)
+        if isinstance(node, ast.Dots):
+            return self.unsupported(node, "an ellipsis stands for terms that are not written out")
+        if isinstance(node, ast.Partial | ast.Nabla):
+            return self.unsupported(node, "a derivative symbol outside a derivative")
+        if isinstance(node, ast.Text):
+            return self.unsupported(node, f"the remark `{node.text}`")
+        if isinstance(node, ast.Chain):
+            return self.unsupported(node, "a relation inside an expression")
+        return self.unsupported(node, "notation that is not understood")
+
+
+def _add(left: ir.Expr, right: ir.Expr, sign: int, node: ast.Node) -> ir.Expr:
+    terms: tuple[ir.Expr, ...] = (left,)
+    signs: tuple[int, ...] = (1,)
+    if isinstance(left, ir.Add):
+        terms, signs = left.terms, left.signs
+    return ir.Add((*terms, right), (*signs, sign), start=node.start, end=node.end)
+
+
+def lower(node: ast.Node, scope: Scope) -> ir.Expr:
+    """The meaning of one side of a relation. Never raises."""
+    try:
+        return Lowerer(scope).expr(node)
+    except RecursionError:
+        return ir.Unsupported("an expression nested too deeply", start=node.start, end=node.end)

@@ -1,0 +1,641 @@
+"""Numeric evaluation of IR on concrete instances, with derivatives by complex step.
+
+A value is a ``Value``: a complex numpy array whose leading axes carry index labels (``W_{ij}`` has labels
+``("i", "j")``) and whose trailing axes are the matrix part: nothing for a scalar, two axes for a matrix or
+vector, more for a derivative tensor. Matrix operations broadcast over the labelled axes, so ``e_i^T X a``
+is a batch of scalars indexed by ``i``.
+
+Derivatives use the complex step f'(x) ≈ Im f(x + ih)/h, exact to rounding for the analytic operations
+used here; inside another derivative they fall back to central differences. Everything is evaluated in
+complex arithmetic for that reason; results are compared on the real part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tensorlint import ir
+
+STEP = 1e-20
+FD_STEP = 1e-6
+
+
+class EvalError(Exception):
+    """The instance could not be evaluated; the claim is uncheckable for the reason given."""
+
+
+class Unsupported(EvalError):
+    pass
+
+
+@dataclass
+class Value:
+    data: np.ndarray
+    labels: tuple[str, ...] = ()
+    # Labels that met twice in one product (candidates for Einstein summation).
+    repeated: frozenset[str] = frozenset()
+    # For a derivative tensor of order three or more: the natural shapes of F and X.
+    tensor: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+
+    @property
+    def matrix_shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape[len(self.labels) :])
+
+
+def natural(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``(n, 1)`` and ``(1, n)`` are n-vectors, ``(1, 1)`` is a scalar."""
+    if len(shape) == 2:
+        if shape == (1, 1):
+            return ()
+        if shape[1] == 1:
+            return (shape[0],)
+        if shape[0] == 1:
+            return (shape[1],)
+    return shape
+
+
+def align(first: Value, second: Value) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], frozenset[str]]:
+    """Both values' data with their labelled axes in one common order (size 1 where a label is absent)."""
+    labels = first.labels + tuple(label for label in second.labels if label not in first.labels)
+    shared = frozenset(first.labels) & frozenset(second.labels)
+
+    def expand(value: Value) -> np.ndarray:
+        data = value.data
+        matrix_axes = data.ndim - len(value.labels)
+        order = [value.labels.index(label) for label in labels if label in value.labels]
+        data = np.transpose(data, order + list(range(len(value.labels), data.ndim)))
+        shape = []
+        sizes = iter(data.shape)
+        for label in labels:
+            shape.append(next(sizes) if label in value.labels else 1)
+        shape.extend(data.shape[len(value.labels) :])
+        del matrix_axes
+        return data.reshape(shape)
+
+    return expand(first), expand(second), labels, first.repeated | second.repeated | shared
+
+
+@dataclass
+class Instance:
+    """One trial: concrete dimensions, values and differential directions."""
+
+    dims: Callable[[object], int]
+    shape_of: Callable[[str], tuple[int, ...] | None]
+    # Concrete shapes of constants sized by their context (1_n, I, e_i), by id of the IR node.
+    const_shape: Callable[[ir.Expr], tuple[int, ...] | None]
+    # Range of each index label; labels inside a definition are keyed "name::label".
+    label_size: Callable[[str], int | None]
+    rng: np.random.Generator
+    positive: set[str]
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    directions: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def random(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        if key in self.positive:
+            if len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
+                a = self.rng.standard_normal(shape)
+                return (a @ a.T / shape[0] + np.eye(shape[0])).astype(complex)
+            return self.rng.uniform(0.5, 2.0, shape).astype(complex)
+        return self.rng.standard_normal(shape).astype(complex)
+
+
+class Evaluator:
+    """Evaluates IR for one instance under one layout convention."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        definition: Callable[[str], ir.Expr | None],
+        definition_labels: Callable[[str], tuple[str, ...]],
+        function: Callable[[str], tuple[tuple[str, ...], ir.Expr] | None],
+        layout: str,
+        varying: set[str] | None = None,
+    ) -> None:
+        self.instance = instance
+        self.definition = definition
+        self.definition_labels = definition_labels
+        self.function = function
+        self.layout = layout
+        self.overrides: dict[str, np.ndarray] = {}
+        self.cache: dict[str, Value] = {}
+        self.depth = 0
+        self.in_progress: set[str] = set()
+        self.varying = varying or set()
+        # Index labels inside a definition live in their own namespace, "name::".
+        self.scope = ""
+
+    # Names ----------------------------------------------------------------------------------------------
+
+    def variable(self, key: str) -> Value:
+        if key in self.overrides:
+            return Value(self.overrides[key])
+        if key in self.cache:
+            return self.cache[key]
+        definition = self.definition(key)
+        if definition is not None:
+            if key in self.in_progress:
+                raise Unsupported(f"`{key}` is defined in terms of itself")
+            self.in_progress.add(key)
+            saved_scope, self.scope = self.scope, f"{key}::"
+            try:
+                value = self.eval(definition)
+                value = self.index_definition(key, value)
+            finally:
+                self.in_progress.discard(key)
+                self.scope = saved_scope
+            self.cache[key] = value
+            return value
+        return Value(self.base_value(key))
+
+    def index_definition(self, key: str, value: Value) -> Value:
+        """``f_i = W_{ij} x_j`` defines the vector f: its labelled axes become ordinary axes."""
+        labels = self.definition_labels(key)
+        if not labels:
+            if value.labels:
+                raise Unsupported(f"`{key}` is defined with free indices")
+            return value
+        data, current = value.data, list(value.labels)
+        # Einstein summation: an index repeated in a product and not on the left is summed.
+        for label in list(current):
+            if label not in labels:
+                if label not in value.repeated:
+                    raise Unsupported(f"the index {label} is free on the right of the definition of `{key}`")
+                data = data.sum(axis=current.index(label))
+                current.remove(label)
+        if value.matrix_shape and natural(value.matrix_shape) != ():
+            raise Unsupported(f"`{key}` is defined by indices with a matrix on the right")
+        data = data.reshape(data.shape[: len(current)])
+        for label in labels:
+            if label not in current:
+                size = self.label_size(label)
+                data = np.broadcast_to(data[..., None], data.shape + (size,)).copy()
+                current.append(label)
+        data = np.transpose(data, [current.index(label) for label in labels])
+        if len(labels) == 1:
+            data = data.reshape(-1, 1)
+        return Value(data)
+
+    def base_value(self, key: str) -> np.ndarray:
+        instance = self.instance
+        if key not in instance.values:
+            shape = instance.shape_of(key)
+            if shape is None:
+                raise Unsupported(f"the shape of `{key}` is unknown")
+            instance.values[key] = instance.random(key, shape)
+        return instance.values[key]
+
+    def direction(self, key: str) -> np.ndarray:
+        instance = self.instance
+        if key not in instance.directions:
+            shape = self.point(key).shape
+            instance.directions[key] = instance.rng.standard_normal(shape).astype(complex)
+        return instance.directions[key]
+
+    def point(self, key: str) -> np.ndarray:
+        """The value of a variable (or of a defined name treated as a variable) at the base point."""
+        if key in self.overrides:
+            return self.overrides[key]
+        value = self.variable(key)
+        if value.labels or value.tensor is not None:
+            raise Unsupported(f"`{key}` is not a plain vector or matrix")
+        return value.data
+
+    def size(self, dim: object) -> int:
+        return self.instance.dims(dim)
+
+    def label_size(self, label: str) -> int:
+        size = self.instance.label_size(self.scope + label)
+        if size is None:
+            raise Unsupported(f"the range of the index {label} is unknown")
+        return size
+
+    # Perturbation -------------------------------------------------------------------------------------
+
+    def perturbed(self, changes: dict[str, np.ndarray], expr: ir.Expr) -> Value:
+        saved_overrides, saved_cache = dict(self.overrides), self.cache
+        self.overrides.update(changes)
+        self.cache = {}
+        self.depth += 1
+        try:
+            return self.eval(expr)
+        finally:
+            self.overrides, self.cache = saved_overrides, saved_cache
+            self.depth -= 1
+
+    def directional(self, expr: ir.Expr, points: dict[str, np.ndarray], directions: dict[str, np.ndarray]) -> Value:
+        """d/dt expr(points + t·directions) at t = 0."""
+        if self.depth == 0:
+            changes = {key: points[key] + 1j * STEP * directions[key] for key in points}
+            value = self.perturbed(changes, expr)
+            return Value(value.data.imag / STEP + 0j, value.labels, value.repeated, value.tensor)
+        plus = self.perturbed({key: points[key] + FD_STEP * directions[key] for key in points}, expr)
+        minus = self.perturbed({key: points[key] - FD_STEP * directions[key] for key in points}, expr)
+        if plus.labels != minus.labels or plus.data.shape != minus.data.shape:
+            raise Unsupported("a derivative whose shape changes")
+        return Value((plus.data - minus.data) / (2 * FD_STEP), plus.labels, plus.repeated, plus.tensor)
+
+    # The evaluator ------------------------------------------------------------------------------------
+
+    def eval(self, expr: ir.Expr) -> Value:  # noqa: C901 - one branch per IR node
+        if isinstance(expr, ir.Var):
+            return self.variable(expr.key)
+        if isinstance(expr, ir.Const):
+            return Value(np.array(expr.value, dtype=complex))
+        if isinstance(expr, ir.Ones | ir.Identity | ir.Basis):
+            return self.sized(expr)
+        if isinstance(expr, ir.Unsupported):
+            raise Unsupported(expr.reason)
+        if isinstance(expr, ir.Delta):
+            return self.delta(expr)
+        if isinstance(expr, ir.Index):
+            return self.index(self.eval(expr.base), expr.indices)
+        if isinstance(expr, ir.Prod):
+            value = self.eval(expr.factors[0])
+            for factor in expr.factors[1:]:
+                value = self.multiply(value, self.eval(factor), expr.dot)
+            return value
+        if isinstance(expr, ir.Add):
+            value = self.eval(expr.terms[0])
+            for term, sign in zip(expr.terms[1:], expr.signs[1:], strict=True):
+                value = self.add(value, self.eval(term), sign)
+            return value
+        if isinstance(expr, ir.Unary):
+            return self.unary(expr.op, self.eval(expr.operand))
+        if isinstance(expr, ir.Power):
+            return self.power(self.eval(expr.base), expr.exponent)
+        if isinstance(expr, ir.Binary):
+            return self.binary(expr.op, self.eval(expr.left), self.eval(expr.right))
+        if isinstance(expr, ir.Norm):
+            return self.norm(self.eval(expr.operand), expr.kind)
+        if isinstance(expr, ir.Call):
+            return self.call(expr)
+        if isinstance(expr, ir.Deriv):
+            return self.derivative(expr)
+        if isinstance(expr, ir.Differential):
+            return self.differential(expr)
+        if isinstance(expr, ir.Sum):
+            return self.sum(expr)
+        if isinstance(expr, ir.MatrixLit):
+            return self.matrix(expr)
+        raise Unsupported(f"cannot evaluate {type(expr).__name__}")
+
+    def sized(self, expr: ir.Expr) -> Value:
+        """Constants whose size comes from their context: ``1_n``, ``I``, ``e_i``."""
+        shape = self.instance.const_shape(expr)
+        if shape is None:
+            raise Unsupported("a constant whose size is not known")
+        if isinstance(expr, ir.Ones):
+            return Value(np.ones(shape, dtype=complex))
+        if isinstance(expr, ir.Identity):
+            return Value(np.eye(shape[0], dtype=complex))
+        assert isinstance(expr, ir.Basis)
+        size = shape[0]
+        if isinstance(expr.index, int):
+            if not 1 <= expr.index <= size:
+                raise Unsupported(f"e_{expr.index} with vectors of size {size}")
+            return Value(np.eye(size, dtype=complex)[:, expr.index - 1 : expr.index])
+        if isinstance(expr.index, str) and expr.index != ":":
+            return Value(np.eye(size, dtype=complex).reshape(size, size, 1), (expr.index,))
+        raise Unsupported("a basis vector with an unusual index")
+
+    def delta(self, expr: ir.Delta) -> Value:
+        first, second = expr.first, expr.second
+        if isinstance(first, str) and isinstance(second, str) and first != ":" and second != ":":
+            size = self.label_size(first)
+            if first == second:
+                return Value(np.ones(size, dtype=complex), (first,))
+            return Value(np.eye(size, dtype=complex), (first, second))
+        raise Unsupported("a Kronecker delta with concrete indices")
+
+    def index(self, value: Value, refs: tuple[ir.IndexRef, ...]) -> Value:
+        shape = value.matrix_shape
+        if value.tensor is not None:
+            raise Unsupported("indices on a derivative tensor")
+        data = value.data
+        lead = len(value.labels)
+        if len(shape) == 2 and len(refs) == 1 and 1 in shape:
+            data = data.reshape(data.shape[:lead] + (max(shape),))
+            shape = (max(shape),)
+        if len(shape) != len(refs):
+            raise Unsupported(f"{len(refs)} indices on a value with {len(shape)} axes")
+        labels = list(value.labels)
+        repeated = set(value.repeated)
+        selectors: list[object] = [slice(None)] * lead
+        new_labels: list[str] = []
+        for ref, size in zip(refs, shape, strict=True):
+            if ref == ":":
+                raise Unsupported("a slice such as Y_{i,:}")
+            if isinstance(ref, int):
+                if not 1 <= ref <= size:
+                    raise Unsupported(f"index {ref} is out of range for size {size}")
+                selectors.append(ref - 1)
+            elif isinstance(ref, tuple):
+                selectors.append(self.size(ref[1]) - 1)
+            else:
+                selectors.append(slice(None))
+                new_labels.append(ref)
+        data = data[tuple(selectors)]
+        # Labels repeated within one name (W_{ii}) select the diagonal.
+        for label in new_labels:
+            if label in labels or new_labels.count(label) > 1:
+                raise Unsupported(f"the index {label} repeated within one name")
+        return Value(data, tuple(labels + new_labels), frozenset(repeated))
+
+    def multiply(self, left: Value, right: Value, dot: bool = False) -> Value:
+        if left.tensor is not None or right.tensor is not None:
+            raise Unsupported("a product with a third- or higher-order derivative (a contraction, not a matrix product)")
+        a, b, labels, repeated = align(left, right)
+        left_shape, right_shape = left.matrix_shape, right.matrix_shape
+        if left_shape == () or right_shape == ():
+            if left_shape == ():
+                a = a.reshape(a.shape + (1,) * len(right_shape))
+            else:
+                b = b.reshape(b.shape + (1,) * len(left_shape))
+            return Value(a * b, labels, repeated)
+        if dot and left_shape == right_shape and 1 in left_shape:
+            return Value((a * b).sum(axis=(-2, -1)), labels, repeated)
+        if left_shape[1] == right_shape[0]:
+            return Value(np.matmul(a, b), labels, repeated)
+        if left_shape == (1, 1):
+            return Value(a[..., 0:1, 0:1] * b, labels, repeated)
+        if right_shape == (1, 1):
+            return Value(a * b[..., 0:1, 0:1], labels, repeated)
+        raise Unsupported(f"cannot multiply {left_shape} by {right_shape}")
+
+    def add(self, left: Value, right: Value, sign: int) -> Value:
+        if left.tensor is not None or right.tensor is not None:
+            raise Unsupported("a sum involving a derivative tensor")
+        a, b, labels, repeated = align(left, right)
+        if left.matrix_shape != right.matrix_shape:
+            if natural(left.matrix_shape) == () and natural(right.matrix_shape) == ():
+                a = a.reshape(a.shape[: len(labels)])
+                b = b.reshape(b.shape[: len(labels)])
+            elif left.matrix_shape == () and np.all(a == 0):
+                a = a.reshape(a.shape + (1,) * len(right.matrix_shape))
+            elif right.matrix_shape == () and np.all(b == 0):
+                b = b.reshape(b.shape + (1,) * len(left.matrix_shape))
+            else:
+                raise Unsupported(f"adding {left.matrix_shape} and {right.matrix_shape}")
+        return Value(a + sign * b, labels, left.repeated | right.repeated)
+
+    def unary(self, op: str, value: Value) -> Value:  # noqa: C901
+        data, labels = value.data, value.labels
+        shape = value.matrix_shape
+        if value.tensor is not None and op not in ("neg",):
+            raise Unsupported(f"`{op}` of a derivative tensor")
+        if op == "neg":
+            return Value(-data, labels, value.repeated, value.tensor)
+        if op == "transpose":
+            if len(shape) == 2:
+                return Value(np.swapaxes(data, -1, -2), labels, value.repeated)
+            if len(shape) == 0:
+                return value
+            raise Unsupported("transpose of a tensor")
+        square = len(shape) == 2 and shape[0] == shape[1]
+        if op == "inverse":
+            if shape == ():
+                return Value(1 / data, labels, value.repeated)
+            if not square:
+                raise Unsupported("inverse of a non-square matrix")
+            return Value(np.linalg.inv(data), labels, value.repeated)
+        if op == "tr":
+            if not square:
+                raise Unsupported("trace of a non-square matrix")
+            return Value(np.trace(data, axis1=-2, axis2=-1), labels, value.repeated)
+        if op in ("det", "abs"):
+            if shape == () or shape == (1, 1):
+                scalar = data.reshape(data.shape[: len(labels)])
+                if op == "abs":
+                    return Value(np.sqrt(scalar * scalar), labels, value.repeated)
+                return Value(scalar, labels, value.repeated)
+            if not square:
+                raise Unsupported("determinant of a non-square matrix")
+            return Value(np.linalg.det(data), labels, value.repeated)
+        if op == "logdet":
+            if not square:
+                raise Unsupported("log-determinant of a non-square matrix")
+            return Value(np.log(np.linalg.det(data)), labels, value.repeated)
+        if op == "vec":
+            if labels:
+                raise Unsupported("vec of an indexed expression")
+            if len(shape) != 2:
+                return value
+            return Value(data.T.reshape(-1, 1), labels)
+        if op == "diag":
+            if labels:
+                raise Unsupported("diag of an indexed expression")
+            if len(shape) == 2 and shape[1] == 1:
+                return Value(np.diag(data[:, 0]))
+            if square:
+                return Value(np.diag(data).reshape(-1, 1))
+            raise Unsupported("diag of a non-square matrix")
+        functions: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+            "log": np.log,
+            "exp": np.exp,
+            "sqrt": np.sqrt,
+            "tanh": np.tanh,
+            "sin": np.sin,
+            "cos": np.cos,
+            "sinh": np.sinh,
+            "cosh": np.cosh,
+            "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+        }
+        if op in functions:
+            return Value(functions[op](data), labels, value.repeated)
+        if op == "softmax":
+            if labels or len(shape) != 2:
+                raise Unsupported("softmax of something that is not a vector")
+            exponentials = np.exp(data - data.real.max())
+            return Value(exponentials / exponentials.sum())
+        raise Unsupported(f"the operation `{op}`")
+
+    def power(self, value: Value, exponent: float) -> Value:
+        shape = value.matrix_shape
+        if natural(shape) == ():
+            return Value(value.data**exponent, value.labels, value.repeated)
+        if len(shape) == 2 and shape[0] == shape[1] and float(exponent).is_integer():
+            return Value(np.linalg.matrix_power(value.data, int(exponent)), value.labels, value.repeated)
+        raise Unsupported("a power of a non-square matrix")
+
+    def binary(self, op: str, left: Value, right: Value) -> Value:
+        if left.tensor is not None or right.tensor is not None:
+            raise Unsupported(f"a {op} product with a derivative tensor")
+        if op == "kron":
+            if left.labels or right.labels:
+                raise Unsupported("a Kronecker product of indexed expressions")
+            a, b = left.data, right.data
+            a = a.reshape(1, 1) if a.ndim == 0 else a
+            b = b.reshape(1, 1) if b.ndim == 0 else b
+            return Value(np.kron(a, b))
+        a, b, labels, repeated = align(left, right)
+        if op == "hadamard":
+            if left.matrix_shape != right.matrix_shape:
+                raise Unsupported("a Hadamard product of different shapes")
+            return Value(a * b, labels, repeated)
+        if op == "frob":
+            if left.matrix_shape != right.matrix_shape:
+                raise Unsupported("a Frobenius product of different shapes")
+            axes = tuple(range(len(labels), a.ndim))
+            return Value((a * b).sum(axis=axes), labels, repeated)
+        if op == "div":
+            if natural(right.matrix_shape) != ():
+                raise Unsupported("division by a matrix")
+            b = b.reshape(b.shape[: len(labels)] + (1,) * len(left.matrix_shape)) if right.matrix_shape else b
+            if right.matrix_shape and not left.matrix_shape:
+                b = b.reshape(b.shape[: len(labels)])
+            return Value(a / b, labels, repeated)
+        raise Unsupported(f"the operation `{op}`")
+
+    def norm(self, value: Value, kind: str) -> Value:
+        if value.labels:
+            raise Unsupported("a norm of an indexed expression")
+        shape = value.matrix_shape
+        if kind in ("2", "F", "") and (kind == "F" or 1 in shape or len(shape) == 0):
+            return Value(np.sqrt((value.data * value.data).sum()))
+        raise Unsupported(f"the {kind}-norm of a matrix")
+
+    def call(self, expr: ir.Call) -> Value:
+        found = self.function(expr.key)
+        if found is None:
+            raise Unsupported(f"`{expr.key}` is an unknown function")
+        parameters, body = found
+        if len(parameters) != len(expr.args):
+            raise Unsupported(f"`{expr.key}` called with {len(expr.args)} arguments")
+        arguments = {}
+        for parameter, argument in zip(parameters, expr.args, strict=True):
+            value = self.eval(argument)
+            if value.labels:
+                raise Unsupported("a function applied to an indexed expression")
+            arguments[parameter] = value.data
+        saved = dict(self.overrides), self.cache
+        self.overrides.update(arguments)
+        self.cache = {}
+        try:
+            return self.eval(body)
+        finally:
+            self.overrides, self.cache = saved
+
+    def sum(self, expr: ir.Sum) -> Value:
+        body = self.eval(expr.body)
+        data, labels = body.data, list(body.labels)
+        for label in expr.labels:
+            if label in labels:
+                position = labels.index(label)
+                data = data.prod(axis=position) if expr.product else data.sum(axis=position)
+                labels.pop(position)
+            else:
+                size = self.label_size(label)
+                data = data**size if expr.product else data * size
+        return Value(data, tuple(labels), body.repeated - set(expr.labels))
+
+    def matrix(self, expr: ir.MatrixLit) -> Value:
+        cells = [[self.eval(cell) for cell in row] for row in expr.rows]
+        for row in cells:
+            for cell in row:
+                if cell.labels or natural(cell.matrix_shape) != ():
+                    raise Unsupported("a block matrix or a matrix of indexed entries")
+        data = np.array([[cell.data.reshape(()) for cell in row] for row in cells], dtype=complex)
+        return Value(data)
+
+    # Derivatives --------------------------------------------------------------------------------------
+
+    def jacobian(self, numerator: ir.Expr, key: str) -> tuple[Value, np.ndarray]:
+        """The full derivative of ``numerator`` by the variable ``key``: axes are the numerator's, then X's."""
+        point = self.point(key)
+        columns = []
+        probe: Value | None = None
+        for flat in range(point.size):
+            direction = np.zeros(point.size, dtype=complex)
+            direction[flat] = 1
+            column = self.directional(numerator, {key: point}, {key: direction.reshape(point.shape)})
+            probe = probe or column
+            columns.append(column.data)
+        if probe is None:
+            raise Unsupported("a derivative by an empty variable")
+        stacked = np.stack(columns, axis=-1).reshape(probe.data.shape + point.shape)
+        return Value(stacked, probe.labels, probe.repeated), point
+
+    def derivative(self, expr: ir.Deriv) -> Value:
+        wrt = expr.wrt
+        full, point = self.jacobian(expr.numerator, wrt.key)
+        lead = len(full.labels)
+        numerator_shape = full.data.shape[lead : full.data.ndim - point.ndim]
+        if wrt.indices is not None:
+            return self.component_derivative(full, numerator_shape, point.shape, wrt.indices)
+        f_natural, x_natural = natural(numerator_shape), natural(point.shape)
+        data = full.data.reshape(full.data.shape[:lead] + f_natural + x_natural)
+        f_order, x_order = len(f_natural), len(x_natural)
+        batch = full.data.shape[:lead]
+        if f_order == 0 and x_order == 0:
+            return Value(data, full.labels, full.repeated)
+        if f_order == 0:
+            gradient = data.reshape(batch + point.shape)
+            if self.layout == "numerator" and not expr.gradient:
+                gradient = np.swapaxes(gradient, -1, -2)
+            return Value(gradient, full.labels, full.repeated)
+        if x_order == 0:
+            shaped = data.reshape(batch + tuple(numerator_shape))
+            if self.layout == "denominator" and len(numerator_shape) == 2:
+                shaped = np.swapaxes(shaped, -1, -2)
+            return Value(shaped, full.labels, full.repeated)
+        if f_order == 1 and x_order == 1:
+            if self.layout == "denominator" or expr.gradient:
+                data = np.swapaxes(data, -1, -2)
+            return Value(data, full.labels, full.repeated)
+        if full.labels:
+            raise Unsupported("an indexed derivative tensor")
+        return Value(data, (), frozenset(), tensor=(f_natural, x_natural))
+
+    def component_derivative(
+        self,
+        full: Value,
+        numerator_shape: tuple[int, ...],
+        point_shape: tuple[int, ...],
+        refs: tuple[ir.IndexRef, ...],
+    ) -> Value:
+        lead = len(full.labels)
+        x_natural = natural(point_shape)
+        if natural(numerator_shape) != ():
+            raise Unsupported("a derivative of a vector by one entry")
+        if len(x_natural) != len(refs):
+            raise Unsupported("the indices in a derivative do not match the variable")
+        data = full.data.reshape(full.data.shape[:lead] + x_natural)
+        labels = list(full.labels)
+        selectors: list[object] = [slice(None)] * lead
+        new_labels: list[str] = []
+        for ref, size in zip(refs, x_natural, strict=True):
+            if isinstance(ref, int):
+                if not 1 <= ref <= size:
+                    raise Unsupported(f"index {ref} is out of range for size {size}")
+                selectors.append(ref - 1)
+            elif isinstance(ref, tuple):
+                selectors.append(self.size(ref[1]) - 1)
+            elif ref == ":":
+                raise Unsupported("a derivative by a slice")
+            else:
+                selectors.append(slice(None))
+                new_labels.append(ref)
+        data = data[tuple(selectors)]
+        # An index in both numerator and denominator is not summed: take the diagonal.
+        for label in new_labels:
+            if label in labels:
+                first = labels.index(label)
+                second = len(labels)
+                data = np.diagonal(data, axis1=first, axis2=second)
+                data = np.moveaxis(data, -1, first)
+            else:
+                labels.append(label)
+        return Value(data, tuple(labels), full.repeated)
+
+    def differential(self, expr: ir.Differential) -> Value:
+        operand = expr.operand
+        if isinstance(operand, ir.Var) and operand.key in self.varying:
+            return Value(self.direction(operand.key))
+        if not self.varying:
+            raise Unsupported("a differential with nothing said to vary")
+        points = {key: self.point(key) for key in self.varying}
+        directions = {key: self.direction(key) for key in self.varying}
+        return self.directional(operand, points, directions)

@@ -1,0 +1,128 @@
+"""Declarations and conventions stated in prose.
+
+Notes declare shapes in words as often as in symbols: "let $W$ be a $n\\times m$ matrix", "a column vector
+\\vec{x} of length D", "a matrix W that is C rows by D columns", "an all-ones matrix $J$", "we use numerator
+layout". Prose arrives with each math span replaced by ``$k$``; the patterns below read it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A name written in prose: $k$ (a math span), \vec{x}, \mathbf{x}, or one bare letter.
+NAME = r"(?:\$\d+\$|\\(?:vec|mathbf|textbf|boldsymbol|bm)\{[A-Za-z]\}|\b[A-Za-z]\b)"
+SIZE = r"(?:\$\d+\$|[A-Za-z0-9]+)"
+
+
+@dataclass(frozen=True)
+class ProseFact:
+    """One thing prose said. ``kind`` is ``shape``, ``kind``, ``all-ones``, ``layout`` or ``einstein``."""
+
+    kind: str
+    name: str = ""
+    rows: str = ""
+    columns: str = ""
+    value: str = ""
+    offset: int = 0
+
+
+PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    # "let $W$ be a $n\times m$ matrix", "$x$ is a $m\times 1$ vector"
+    ("size", re.compile(rf"({NAME})\s+(?:be|is|are|denote)\s+(?:an?\s+)?(\$\d+\$)\s+(matrix|vector|array)", re.I)),
+    # "a matrix W that is C rows by D columns", "W ... a matrix with D rows and C columns"
+    (
+        "rows-columns",
+        re.compile(
+            rf"matrix\s+({NAME})?\s*(?:that\s+is|with|of)?\s*({SIZE})\s+rows\s+(?:by|and|x|×)\s+({SIZE})\s+columns",
+            re.I,
+        ),
+    ),
+    (
+        "named-rows-columns",
+        re.compile(
+            rf"({NAME})\s*,?[^.]{{0,60}}?(?:with|has|is)\s+({SIZE})\s+rows\s+(?:by|and)\s+({SIZE})\s+columns",
+            re.I,
+        ),
+    ),
+    # "a column vector \vec{y} of length C", "another row vector \vec{x} with D components"
+    (
+        "vector-length",
+        re.compile(
+            rf"(row|column)?\s*vector\s+({NAME})\s+(?:of\s+length|with|of\s+size|of\s+dimension)\s+({SIZE})",
+            re.I,
+        ),
+    ),
+    # "Let \vec{y} be a *row vector* with C components"
+    (
+        "be-vector-length",
+        re.compile(
+            rf"({NAME})\s+be\s+an?\s+\*?(row|column)\s+vector\*?\s+(?:with|of\s+length)\s+({SIZE})",
+            re.I,
+        ),
+    ),
+    # "assuming \vec{y} and \vec{x} are column vectors"
+    ("orientation", re.compile(rf"({NAME})\s+and\s+({NAME})\s+are\s+(row|column)\s+vectors", re.I)),
+    # "an all-ones matrix $J$"
+    ("all-ones", re.compile(rf"all[- ]ones\s+(?:matrix|vector)\s+({NAME})", re.I)),
+    ("layout", re.compile(r"\b(numerator|denominator)[- ]layout|\b(Jacobian)\s+formulation", re.I)),
+    ("einstein", re.compile(r"Einstein\s+summation", re.I)),
+]
+
+
+def read_name(token: str, spans: list[str]) -> str:
+    """The LaTeX of a prose name: the math span's text for ``$k$``, else the name itself."""
+    if token.startswith("$"):
+        index = int(token.strip("$"))
+        return spans[index] if 0 <= index < len(spans) else ""
+    return token
+
+
+def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
+    """Everything the patterns find in one prose block. ``spans`` are the texts of the document's spans."""
+    found: list[ProseFact] = []
+    for kind, pattern in PATTERNS:
+        for match in pattern.finditer(text):
+            at = offset + match.start()
+            groups = match.groups()
+            if kind == "size":
+                found.append(
+                    ProseFact("size", read_name(groups[0], spans), value=read_name(groups[1], spans), offset=at)
+                )
+            elif kind in ("rows-columns", "named-rows-columns"):
+                if groups[0] is None:
+                    continue
+                found.append(
+                    ProseFact(
+                        "shape",
+                        read_name(groups[0], spans),
+                        rows=read_name(groups[1], spans),
+                        columns=read_name(groups[2], spans),
+                        offset=at,
+                    )
+                )
+            elif kind == "vector-length":
+                orientation, name, size = groups
+                fact = _vector(read_name(name, spans), read_name(size, spans), orientation or "column", at)
+                found.append(fact)
+            elif kind == "be-vector-length":
+                name, orientation, size = groups
+                found.append(_vector(read_name(name, spans), read_name(size, spans), orientation, at))
+            elif kind == "orientation":
+                for name in groups[:2]:
+                    found.append(ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at))
+            elif kind == "all-ones":
+                found.append(ProseFact("all-ones", read_name(groups[0], spans), offset=at))
+            elif kind == "layout":
+                value = (groups[0] or "numerator").lower()
+                found.append(ProseFact("layout", value=value, offset=at))
+            elif kind == "einstein":
+                found.append(ProseFact("einstein", offset=at))
+    found.sort(key=lambda fact: fact.offset)
+    return found
+
+
+def _vector(name: str, size: str, orientation: str, offset: int) -> ProseFact:
+    if orientation.lower() == "row":
+        return ProseFact("shape", name, rows="1", columns=size, offset=offset)
+    return ProseFact("shape", name, rows=size, columns="1", offset=offset)

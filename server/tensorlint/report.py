@@ -1,0 +1,253 @@
+"""Turn checked files into what people and programs read: JSON (contract version 1) and compiler-style text.
+
+The core speaks in code-point offsets; this module is the edge where they become 1-based lines and columns
+(columns counted in code points). A range's end is exclusive: ``end_line``/``end_column`` is the position
+just past its last character, so a one-line range has ``end_column - column`` characters.
+
+Shared by the command line and the language server; it prints nothing itself.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from tensorlint import rules
+from tensorlint.model import Claim, Diagnostic, FileResult
+
+JSON_VERSION = 1
+VERDICTS = ("verified", "wrong", "layout", "shape", "uncheckable", "definition")
+
+# LSP and editors end a line at "\r\n", "\n" or a lone "\r"; so do we, so that lines agree with the editor.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Control characters would move the caret out of line or, worse, drive the terminal (ESC sequences).
+# Each is shown as one replacement character, so columns still line up.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SOURCE_WIDTH = 160
+_SOURCE_CONTEXT = 40
+
+
+class LineIndex:
+    """Maps code-point offsets in ``text`` to 1-based ``(line, column)`` and back, by bisection."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._line_starts = [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
+
+    @property
+    def line_count(self) -> int:
+        return len(self._line_starts)
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """The 1-based line and column of ``offset``, clamped to the text."""
+        offset = min(max(offset, 0), len(self.text))
+        line = bisect_right(self._line_starts, offset) - 1
+        return line + 1, offset - self._line_starts[line] + 1
+
+    def offset(self, line: int, column: int) -> int:
+        """The offset of a 1-based ``(line, column)``, clamped to the text."""
+        line = min(max(line, 1), self.line_count)
+        start = self._line_starts[line - 1]
+        return min(start + max(column, 1) - 1, len(self.text))
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its line break."""
+        start = self._line_starts[line - 1]
+        end = self._line_starts[line] if line < self.line_count else len(self.text)
+        return self.text[start:end].rstrip("\r\n")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Ordering and selection
+# --------------------------------------------------------------------------------------------------------
+
+
+def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics by position, then code, then message: the same input always prints the same way."""
+    return sorted(diagnostics, key=lambda d: (d.start, d.end, d.code, d.message))
+
+
+def sorted_claims(claims: Iterable[Claim]) -> list[Claim]:
+    """Claims in document order (stable for claims that start at the same place)."""
+    return sorted(claims, key=lambda claim: (claim.start, claim.end))
+
+
+def apply_selection(result: FileResult, selection: rules.Selection) -> FileResult:
+    """Keep the diagnostics ``selection`` enables.
+
+    TL000 is derived here from the claims verified by the checker, unless the checker already reported it
+    for that claim, so that the core need not know what the user selected.
+    """
+    diagnostics = list(result.diagnostics)
+    if selection.enabled("TL000"):
+        reported = {(d.start, d.end) for d in diagnostics if d.code == "TL000"}
+        for claim in result.claims:
+            if claim.verdict == "verified" and (claim.start, claim.end) not in reported:
+                message = claim.message or "verified"
+                if claim.layout:
+                    message = f"{message} ({claim.layout} layout)"
+                diagnostics.append(Diagnostic("TL000", message, claim.start, claim.end, "hint"))
+    kept = [d for d in diagnostics if selection.enabled(d.code)]
+    return replace(result, diagnostics=kept)
+
+
+def rule_name(code: str) -> str:
+    rule = rules.get(code)
+    return rule.name if rule is not None else "unknown"
+
+
+# --------------------------------------------------------------------------------------------------------
+# JSON
+# --------------------------------------------------------------------------------------------------------
+
+
+def _range(index: LineIndex, start: int, end: int) -> dict[str, int]:
+    line, column = index.position(start)
+    end_line, end_column = index.position(end)
+    return {"line": line, "column": column, "end_line": end_line, "end_column": end_column}
+
+
+def _claim_json(index: LineIndex, claim: Claim) -> dict[str, Any]:
+    return {
+        **_range(index, claim.start, claim.end),
+        "latex": claim.latex,
+        "verdict": claim.verdict,
+        "layout": claim.layout,
+        "message": claim.message,
+    }
+
+
+def _diagnostic_json(index: LineIndex, diagnostic: Diagnostic) -> dict[str, Any]:
+    fix = None
+    if diagnostic.fix is not None:
+        fix = {
+            "title": diagnostic.fix.title,
+            "edits": [
+                {**_range(index, edit.start, edit.end), "new_text": edit.new_text}
+                for edit in diagnostic.fix.edits
+            ],
+        }
+    return {
+        "code": diagnostic.code,
+        "name": rule_name(diagnostic.code),
+        "severity": diagnostic.severity,
+        **_range(index, diagnostic.start, diagnostic.end),
+        "message": diagnostic.message,
+        "fix": fix,
+    }
+
+
+def summary_counts(results: list[FileResult]) -> dict[str, int]:
+    """Files, claims and one count per verdict, in the order of the JSON contract."""
+    counts = {"files": len(results), "claims": 0, **dict.fromkeys(VERDICTS, 0)}
+    for result in results:
+        for claim in result.claims:
+            counts["claims"] += 1
+            if claim.verdict in counts:
+                counts[claim.verdict] += 1
+    return counts
+
+
+def to_json(results: list[FileResult]) -> dict[str, Any]:
+    """The ``--format json`` document, version 1 (see DESIGN.md, Contracts)."""
+    files = []
+    for result in results:
+        index = LineIndex(result.text)
+        files.append(
+            {
+                "path": result.path,
+                "claims": [_claim_json(index, claim) for claim in sorted_claims(result.claims)],
+                "diagnostics": [_diagnostic_json(index, d) for d in sorted_diagnostics(result.diagnostics)],
+            }
+        )
+    return {"version": JSON_VERSION, "files": files, "summary": summary_counts(results)}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Text
+# --------------------------------------------------------------------------------------------------------
+
+_RESET = "\x1b[0m"
+_BOLD = "\x1b[1m"
+_GUTTER = "\x1b[1;34m"
+_SEVERITY_COLOR = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "info": "\x1b[1;34m", "hint": "\x1b[1;36m"}
+
+
+def format_text(results: list[FileResult], color: bool = False) -> str:
+    """Compiler-style text: ``path:line:col: severity[CODE] message``, the source line with a caret
+    underline (on the first line of a multi-line range), and a summary line."""
+
+    def paint(style: str, text: str) -> str:
+        return f"{style}{text}{_RESET}" if color else text
+
+    blocks: list[str] = []
+    for result in results:
+        if not result.diagnostics:
+            continue
+        index = LineIndex(result.text)
+        for diagnostic in sorted_diagnostics(result.diagnostics):
+            line, column = index.position(diagnostic.start)
+            end_line, end_column = index.position(diagnostic.end)
+            style = _SEVERITY_COLOR.get(diagnostic.severity, _BOLD)
+            header = (
+                f"{paint(_BOLD, f'{result.path}:{line}:{column}:')} "
+                f"{paint(style, f'{diagnostic.severity}[{diagnostic.code}]')} "
+                f"{_printable(diagnostic.message, keep_newlines=True)}"
+            )
+            source = index.line_text(line)
+            width = (end_column if end_line == line else len(source) + 1) - column
+            shown, caret_start, caret_width = _window(source, column - 1, max(width, 1))
+            gutter = " " * len(str(line))
+            underline = "".join("\t" if char == "\t" else " " for char in shown[:caret_start])
+            block = [
+                header,
+                f" {paint(_GUTTER, f'{line} |')} {shown}".rstrip(),
+                f" {paint(_GUTTER, f'{gutter} |')} {underline}{paint(style, '^' * caret_width)}",
+            ]
+            if diagnostic.fix is not None:
+                block.append(f" {paint(_GUTTER, f'{gutter} =')} fix: {_printable(diagnostic.fix.title)}")
+            blocks.append("\n".join(block))
+    blocks.append(summary_line(results))
+    return "\n\n".join(blocks) + "\n"
+
+
+def summary_line(results: list[FileResult]) -> str:
+    """``3 files, 12 claims: 8 verified, 2 wrong, 1 layout, 0 shape, 1 uncheckable, 0 definitions``."""
+    counts = summary_counts(results)
+    verdicts = ", ".join(
+        f"{counts[verdict]} {_plural(counts[verdict], verdict) if verdict == 'definition' else verdict}"
+        for verdict in VERDICTS
+    )
+    files, claims = counts["files"], counts["claims"]
+    return f"{files} {_plural(files, 'file')}, {claims} {_plural(claims, 'claim')}: {verdicts}"
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
+
+
+def _printable(text: str, keep_newlines: bool = False) -> str:
+    if keep_newlines:
+        return "\n".join(_CONTROL.sub("\ufffd", part) for part in text.split("\n"))
+    return _CONTROL.sub("\ufffd", text.replace("\n", " "))
+
+
+def _window(source: str, caret_start: int, caret_width: int) -> tuple[str, int, int]:
+    """The part of a (possibly huge) source line to show, and where the carets go in it."""
+    source = _CONTROL.sub("\ufffd", source)
+    caret_start = min(caret_start, len(source))
+    if len(source) <= _SOURCE_WIDTH:
+        return source, caret_start, caret_width
+    begin = max(0, min(caret_start - _SOURCE_CONTEXT, len(source) - _SOURCE_WIDTH))
+    end = begin + _SOURCE_WIDTH
+    shown = source[begin:end]
+    if begin > 0:
+        shown = "…" + shown
+        caret_start = caret_start - begin + 1
+    if end < len(source):
+        shown += "…"
+    caret_width = max(1, min(caret_width, len(shown) - caret_start))
+    return shown, caret_start, caret_width

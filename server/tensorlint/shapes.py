@@ -1,0 +1,379 @@
+"""Shapes with symbolic dimensions, inferred by unification.
+
+A shape is a tuple of dimensions: ``()`` for a scalar, ``(n, 1)`` for a column vector, ``(1, n)`` for a row,
+``(n, m)`` for a matrix. A dimension is a concrete ``int``, a symbol from the document (``"n"``), an
+unknown (``"?3"``), or a product ``("*", a, b)`` (the length of ``vec X``). Unknowns are solved by
+unification; symbols are rigid, so ``n`` never silently becomes ``m``.
+
+``ShapeInference.infer`` returns ``None`` for what has no fixed matrix shape here (derivatives, whose shape
+depends on the layout convention, and unsupported notation); ``None`` constrains nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
+
+from tensorlint import ir
+
+Dim = int | str | tuple
+Shape = tuple[Dim, ...]
+
+
+class ShapeError(Exception):
+    """An expression that cannot be well-shaped; the message says where and why."""
+
+    def __init__(self, message: str, expr: ir.Expr | None = None) -> None:
+        super().__init__(message)
+        self.expr = expr
+
+
+def show_dim(dim: Dim) -> str:
+    if isinstance(dim, tuple):
+        return "".join(show_dim(part) for part in dim[1:])
+    return str(dim)
+
+
+def show_shape(shape: Shape) -> str:
+    if not shape:
+        return "scalar"
+    if len(shape) == 2 and shape[1] == 1:
+        return f"{show_dim(shape[0])}-vector"
+    if len(shape) == 2 and shape[0] == 1:
+        return f"1×{show_dim(shape[1])} row vector"
+    return "×".join(show_dim(dim) for dim in shape) + " " + ("matrix" if len(shape) == 2 else "tensor")
+
+
+@dataclass
+class Declared:
+    """What the document says about a name: its shape and, for a function, its argument shapes."""
+
+    shape: Shape
+    arguments: tuple[Shape, ...] | None = None
+    structure: str = ""
+
+
+@dataclass
+class Unifier:
+    parent: dict[str, Dim] = field(default_factory=dict)
+    counter: count = field(default_factory=lambda: count(1))
+    # Lower bounds from concrete indices: dims[...] must be at least this large.
+    bounds: dict[str, int] = field(default_factory=dict)
+
+    def fresh(self) -> str:
+        return f"?{next(self.counter)}"
+
+    def find(self, dim: Dim) -> Dim:
+        if isinstance(dim, tuple):
+            return ("*", *(self.find(part) for part in dim[1:]))
+        while isinstance(dim, str) and dim in self.parent:
+            dim = self.parent[dim]
+            if isinstance(dim, tuple):
+                return self.find(dim)
+        return dim
+
+    def unify(self, first: Dim, second: Dim) -> bool:
+        first, second = self.find(first), self.find(second)
+        if first == second:
+            return True
+        if isinstance(first, str) and first.startswith("?"):
+            self.parent[first] = second
+            return True
+        if isinstance(second, str) and second.startswith("?"):
+            self.parent[second] = first
+            return True
+        if isinstance(first, tuple) and isinstance(second, tuple) and len(first) == len(second):
+            return all(self.unify(a, b) for a, b in zip(first[1:], second[1:], strict=True))
+        return False
+
+    def resolve(self, shape: Shape) -> Shape:
+        return tuple(self.find(dim) for dim in shape)
+
+
+def default_shape(key: str, unifier: Unifier) -> Shape:
+    """The shape a name has when nothing is known: bold or plain lowercase Latin is a column vector,
+    uppercase a matrix, Greek and everything else a scalar."""
+    base = key.split("@")[0].split("_")[0]
+    if len(base) == 1 and base.isalpha() and base.isascii():
+        if base.isupper():
+            return (unifier.fresh(), unifier.fresh())
+        return (unifier.fresh(), 1)
+    return ()
+
+
+class ShapeInference:
+    """Infers shapes of IR expressions for one claim, sharing unknowns across both sides."""
+
+    def __init__(
+        self,
+        declared: Callable[[str], Declared | None],
+        definition: Callable[[str], ir.Expr | None],
+        definition_labels: Callable[[str], tuple[str, ...]],
+    ) -> None:
+        self.declared = declared
+        self.definition = definition
+        self.definition_labels = definition_labels
+        # Shapes of constants sized by context (1_n, I, e_i), by id of the IR node.
+        self.const_shapes: dict[int, Shape] = {}
+        self.scope = ""
+        self.unifier = Unifier()
+        self.names: dict[str, Shape | None] = {}
+        self.labels: dict[str, Dim] = {}
+        self.in_progress: set[str] = set()
+
+    # Helpers ------------------------------------------------------------------------------------------
+
+    def label(self, name: str) -> Dim:
+        name = self.scope + name
+        if name not in self.labels:
+            self.labels[name] = self.unifier.fresh()
+        return self.labels[name]
+
+    def unify(self, first: Dim, second: Dim, expr: ir.Expr, what: str) -> None:
+        if not self.unifier.unify(first, second):
+            a, b = show_dim(self.unifier.find(first)), show_dim(self.unifier.find(second))
+            raise ShapeError(f"{what}: {a} does not match {b}", expr)
+
+    def name_shape(self, key: str) -> Shape | None:
+        if key in self.names:
+            return self.names[key]
+        declared = self.declared(key)
+        if declared is not None and declared.arguments is None:
+            shape: Shape | None = declared.shape
+        else:
+            definition = self.definition(key)
+            if definition is not None and key not in self.in_progress:
+                self.in_progress.add(key)
+                saved_scope, self.scope = self.scope, f"{key}::"
+                try:
+                    shape = self.infer(definition)
+                    labels = self.definition_labels(key)
+                    if labels and shape is not None:
+                        ranges = tuple(self.label(label) for label in labels)
+                        shape = (ranges[0], 1) if len(ranges) == 1 else ranges
+                finally:
+                    self.in_progress.discard(key)
+                    self.scope = saved_scope
+            else:
+                shape = default_shape(key, self.unifier)
+        self.names[key] = shape
+        return shape
+
+    def index_bound(self, dim: Dim, position: int) -> None:
+        root = self.unifier.find(dim)
+        key = repr(root)
+        self.unifier.bounds[key] = max(self.unifier.bounds.get(key, 0), position)
+
+    def apply_indices(self, shape: Shape, refs: tuple[ir.IndexRef, ...], expr: ir.Expr) -> Shape | None:
+        axes: list[Dim]
+        if len(shape) == 2 and shape[1] == 1 and len(refs) == 1:
+            axes = [shape[0]]
+        elif len(shape) == 2 and shape[0] == 1 and len(refs) == 1:
+            axes = [shape[1]]
+        elif len(shape) == len(refs):
+            axes = list(shape)
+        else:
+            return None
+        kept: list[Dim] = []
+        for ref, axis in zip(refs, axes, strict=True):
+            if ref == ":":
+                kept.append(axis)
+            elif isinstance(ref, str):
+                self.unify(self.label(ref), axis, expr, f"index {ref}")
+            elif isinstance(ref, int):
+                self.index_bound(axis, ref)
+            elif isinstance(ref, tuple):
+                self.unify(ref[1], axis, expr, f"index {ref[1]}")
+        if not kept:
+            return ()
+        if len(kept) == 1:
+            return (1, kept[0]) if refs[-1] == ":" and len(refs) == 2 else (kept[0], 1)
+        return tuple(kept)
+
+    # The rules ------------------------------------------------------------------------------------------
+
+    def product(self, left: Shape | None, right: Shape | None, expr: ir.Expr, dot: bool) -> Shape | None:
+        if left is None or right is None:
+            return None
+        if left == ():
+            return right
+        if right == ():
+            return left
+        if len(left) != 2 or len(right) != 2:
+            return None
+        find = self.unifier.find
+        if dot and find(left[1]) == 1 and find(right[1]) == 1:
+            self.unify(left[0], right[0], expr, "dot product")
+            return ()
+        if self.unifier.unify(left[1], right[0]):
+            return (left[0], right[1])
+        if find(left[0]) == 1 and find(left[1]) == 1:
+            return right
+        if find(right[0]) == 1 and find(right[1]) == 1:
+            return left
+        raise ShapeError(
+            f"cannot multiply a {show_shape(self.unifier.resolve(left))} by a "
+            f"{show_shape(self.unifier.resolve(right))}",
+            expr,
+        )
+
+    def square(self, shape: Shape | None, expr: ir.Expr, what: str) -> None:
+        if shape is not None and len(shape) == 2:
+            self.unify(shape[0], shape[1], expr, f"{what} needs a square matrix")
+
+    def infer(self, expr: ir.Expr) -> Shape | None:  # noqa: C901 - one branch per IR node
+        if isinstance(expr, ir.Var):
+            return self.name_shape(expr.key)
+        if isinstance(expr, ir.Const):
+            return ()
+        if isinstance(expr, ir.Ones):
+            dim = expr.dim if expr.dim is not None else self.unifier.fresh()
+            shape: Shape = (dim, self.unifier.fresh()) if expr.square else (dim, 1)
+            self.const_shapes[id(expr)] = shape
+            return shape
+        if isinstance(expr, ir.Identity):
+            dim = expr.dim if expr.dim is not None else self.unifier.fresh()
+            self.const_shapes[id(expr)] = (dim, dim)
+            return (dim, dim)
+        if isinstance(expr, ir.Basis):
+            dim = self.unifier.fresh()
+            if isinstance(expr.index, str) and expr.index != ":":
+                self.unify(self.label(expr.index), dim, expr, "basis vector")
+            elif isinstance(expr.index, int):
+                self.index_bound(dim, expr.index)
+            self.const_shapes[id(expr)] = (dim, 1)
+            return (dim, 1)
+        if isinstance(expr, ir.Delta):
+            first, second = expr.first, expr.second
+            if isinstance(first, str) and isinstance(second, str):
+                self.unify(self.label(first), self.label(second), expr, "Kronecker delta")
+            return ()
+        if isinstance(expr, ir.Index):
+            base = self.infer(expr.base)
+            if base is None:
+                return None
+            return self.apply_indices(base, expr.indices, expr)
+        if isinstance(expr, ir.Prod):
+            shape = self.infer(expr.factors[0])
+            for factor in expr.factors[1:]:
+                shape = self.product(shape, self.infer(factor), expr, expr.dot)
+            return shape
+        if isinstance(expr, ir.Add):
+            shapes = [self.infer(term) for term in expr.terms]
+            known = [
+                shape
+                for shape, term in zip(shapes, expr.terms, strict=True)
+                if shape is not None and not (isinstance(term, ir.Const) and term.value == 0)
+            ]
+            for shape in known[1:]:
+                self.same(known[0], shape, expr, "adding")
+            return known[0] if known else (None if None in shapes else ())
+        if isinstance(expr, ir.Unary):
+            return self.unary(expr)
+        if isinstance(expr, ir.Power):
+            shape = self.infer(expr.base)
+            self.square(shape, expr, "a matrix power")
+            return shape
+        if isinstance(expr, ir.Binary):
+            return self.binary(expr)
+        if isinstance(expr, ir.Norm):
+            self.infer(expr.operand)
+            return ()
+        if isinstance(expr, ir.Call):
+            return self.call(expr)
+        if isinstance(expr, ir.Deriv):
+            self.infer(expr.numerator)
+            self.name_shape(expr.wrt.key)
+            return None
+        if isinstance(expr, ir.Differential):
+            return self.infer(expr.operand)
+        if isinstance(expr, ir.Sum):
+            for label in expr.labels:
+                if expr.upper is not None:
+                    self.unify(self.label(label), expr.upper, expr, f"range of {label}")
+            return self.infer(expr.body)
+        if isinstance(expr, ir.MatrixLit):
+            shapes = [self.infer(cell) for row in expr.rows for cell in row]
+            if all(shape == () for shape in shapes):
+                return (len(expr.rows), len(expr.rows[0]))
+            return None
+        return None
+
+    def same(self, first: Shape, second: Shape, expr: ir.Expr, what: str) -> None:
+        if first == () or second == ():
+            if first != second:
+                raise ShapeError(
+                    f"{what} a {show_shape(self.unifier.resolve(first))} and a "
+                    f"{show_shape(self.unifier.resolve(second))}",
+                    expr,
+                )
+            return
+        if len(first) != len(second) or not all(
+            self.unifier.unify(a, b) for a, b in zip(first, second, strict=True)
+        ):
+            raise ShapeError(
+                f"{what} a {show_shape(self.unifier.resolve(first))} and a "
+                f"{show_shape(self.unifier.resolve(second))}",
+                expr,
+            )
+
+    def unary(self, expr: ir.Unary) -> Shape | None:
+        shape = self.infer(expr.operand)
+        op = expr.op
+        if shape is None:
+            return None
+        if op == "transpose":
+            return (shape[1], shape[0]) if len(shape) == 2 else shape
+        if op == "inverse":
+            self.square(shape, expr, "an inverse")
+            return shape
+        if op in ("tr", "det", "logdet"):
+            self.square(shape, expr, f"`{op}`")
+            return ()
+        if op == "abs":
+            if len(shape) == 2 and self.unifier.find(shape[0]) != 1:
+                self.square(shape, expr, "a determinant |X|")
+            return ()
+        if op == "vec":
+            if len(shape) == 2:
+                return (("*", shape[0], shape[1]), 1)
+            return shape
+        if op == "diag":
+            if len(shape) == 2 and self.unifier.find(shape[1]) == 1:
+                return (shape[0], shape[0])
+            self.square(shape, expr, "`diag`")
+            return (shape[0], 1) if shape else shape
+        return shape
+
+    def binary(self, expr: ir.Binary) -> Shape | None:
+        left, right = self.infer(expr.left), self.infer(expr.right)
+        if left is None or right is None:
+            return None
+        if expr.op == "kron":
+            if left == ():
+                return right
+            if right == ():
+                return left
+            return (("*", left[0], right[0]), ("*", left[1], right[1]))
+        if expr.op == "hadamard":
+            self.same(left, right, expr, "a Hadamard product of")
+            return left
+        if expr.op == "frob":
+            self.same(left, right, expr, "a Frobenius product of")
+            return ()
+        if expr.op == "div":
+            if right != () and not (
+                len(right) == 2 and self.unifier.find(right[0]) == 1 and self.unifier.find(right[1]) == 1
+            ):
+                raise ShapeError("dividing by something that is not a scalar", expr)
+            return left
+        return None
+
+    def call(self, expr: ir.Call) -> Shape | None:
+        declared = self.declared(expr.key)
+        for argument in expr.args:
+            self.infer(argument)
+        if declared is not None and declared.arguments is not None:
+            return declared.shape
+        return None
