@@ -64,7 +64,7 @@ def extract(path: str, text: str) -> Document:
         else:
             found = _extract_markdown(text)
         return _finish(path, text, found)
-    except Exception as error:  # noqa: BLE001 - the core never raises on bad input
+    except Exception as error:  # The core never raises on bad input.
         detail = f"{type(error).__name__}: {error}"
         problem = Diagnostic("TL900", f"cannot extract math: {detail}", 0, 0, "warning")
         return Document(path=path, text=text, problems=[problem])
@@ -190,7 +190,10 @@ def _relocate(found: _Found, relocation: _Relocation) -> _Found:
         spans.append(new_span)
     paragraphs = [
         _Paragraph(
-            [moved.get(id(piece), piece) if isinstance(piece, _Span) else piece for piece in paragraph.pieces],
+            [
+                moved.get(id(piece), piece) if isinstance(piece, _Span) else piece
+                for piece in paragraph.pieces
+            ],
             relocation.start(paragraph.start),
             relocation.end(paragraph.end),
         )
@@ -242,9 +245,7 @@ _AMSMATH_ENVIRONMENTS = (
     "Vmatrix",
 )
 _AMSMATH_BEGIN = re.compile(r"\\begin\{(" + "|".join(_AMSMATH_ENVIRONMENTS) + r")(\*?)\}")
-_INLINE_ENVIRONMENT_BEGIN = re.compile(
-    r"\\begin\{(" + "|".join(_MARKDOWN_INLINE_ENVIRONMENTS) + r")(\*?)\}"
-)
+_INLINE_ENVIRONMENT_BEGIN = re.compile(r"\\begin\{(" + "|".join(_MARKDOWN_INLINE_ENVIRONMENTS) + r")(\*?)\}")
 _ALIGNAT_ARGUMENT = re.compile(r"\s*\{[^{}]*\}")
 # ``Ruler.at`` replaces a rule's options too, so the amsmath rule's own list is repeated here.
 _AMSMATH_ALT = ["paragraph", "reference", "blockquote", "list", "footnote_def"]
@@ -271,7 +272,8 @@ def _build_markdown_parser() -> MarkdownIt:
     from markdown_it import MarkdownIt
     from markdown_it.rules_inline import html_inline
     from mdit_py_plugins.amsmath import amsmath_block, amsmath_plugin
-    from mdit_py_plugins.dollarmath import dollarmath_plugin, math_block_dollar, math_inline_dollar
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.dollarmath.index import math_block_dollar, math_inline_dollar
 
     # Spaces inside dollars are allowed, as MathJax on StackExchange allows them; a digit right after
     # the closing dollar is not, so "costs $5 and $10" stays prose. Blank lines end ``$$`` as in TeX,
@@ -600,7 +602,9 @@ class _MarkdownWalker:
                     runs.append((content_position, found_at, len(content_line)))
                     self.line_cursors[line_number] = found_at + len(content_line)
                 else:
-                    runs.extend(self.align_characters(content_line, content_position, low, line_end))
+                    line_runs, cursor = self.align_characters(content_line, content_position, low, line_end)
+                    runs.extend(line_runs)
+                    self.line_cursors[line_number] = cursor
             content_position += len(content_line)
             if index + 1 < len(lines):
                 runs.append((content_position, line_end, 1))
@@ -610,9 +614,11 @@ class _MarkdownWalker:
 
     def align_characters(
         self, content_line: str, content_position: int, low: int, high: int
-    ) -> list[tuple[int, int, int]]:
+    ) -> tuple[list[tuple[int, int, int]], int]:
+        """Runs of length one for a line that is not a plain piece of its source line, and the cursor."""
         source = self.source
         mapped = [low] * len(content_line)
+        last = low
         if content_line[0].isspace():
             # Leading spaces may come from a tab: match from the right, where the text is unchanged.
             cursor = high - 1
@@ -622,7 +628,8 @@ class _MarkdownWalker:
                     mapped[index] = found_at
                     cursor = found_at - 1
                 else:
-                    mapped[index] = max(low, cursor)
+                    mapped[index] = max(low, min(cursor, high - 1))
+            last = high
         else:
             cursor = low
             for index, character in enumerate(content_line):
@@ -632,8 +639,9 @@ class _MarkdownWalker:
                     cursor = found_at + 1
                 else:
                     mapped[index] = min(cursor, max(high - 1, low))
-        self.line_cursors[high] = high
-        return [(content_position + index, offset, 1) for index, offset in enumerate(mapped)]
+            last = cursor
+        runs = [(content_position + index, offset, 1) for index, offset in enumerate(mapped)]
+        return runs, last
 
     def make_span(
         self, text: str, offsets: list[int], display: bool, environment: str | None = None
@@ -830,7 +838,7 @@ def _find_tex_math_end(text: str, position: int, closer: str) -> tuple[int, list
 
 
 def _tex_comments(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    comments = []
+    comments: list[tuple[int, int]] = []
     position = start
     while True:
         match = _TEX_COMMENT_SCAN.search(text, position, end)
@@ -904,7 +912,9 @@ class _LatexScanner:
         if closing is None:
             return match.end()
         inner_end, comments = closing
-        self.add_math(match.start(), inner_start, inner_end, inner_end + len(closer), comments, closer == "$$")
+        self.add_math(
+            match.start(), inner_start, inner_end, inner_end + len(closer), comments, closer == "$$"
+        )
         return inner_end + len(closer)
 
     def bracket_math(self, match: re.Match[str]) -> int:
@@ -1042,16 +1052,15 @@ class _LatexScanner:
 
 
 class _ParagraphBuilder:
+    """Collects the pieces of one LaTeX paragraph, then trims it and escapes its literal dollars."""
+
     def __init__(self, paragraphs: list[_Paragraph]) -> None:
         self.paragraphs = paragraphs
         self.pieces: list[tuple[str | _Span, int, int]] = []
 
     def add(self, piece: str | _Span, start: int, end: int) -> None:
-        if isinstance(piece, str):
-            if not piece:
-                return
-            piece = _TEX_PROSE_DOLLAR.sub(lambda match: "\\$" if match.group() == "$" else match.group(), piece)
-        self.pieces.append((piece, start, end))
+        if piece:
+            self.pieces.append((piece, start, end))
 
     def flush(self) -> None:
         pieces = self.pieces
@@ -1065,14 +1074,27 @@ class _ParagraphBuilder:
         first, start, first_end = pieces[0]
         if isinstance(first, str):
             trimmed = first.lstrip()
-            start = first_end - len(trimmed) if len(trimmed) <= first_end - start else start
+            start += len(first) - len(trimmed)
             pieces[0] = (trimmed, start, first_end)
         last, last_start, end = pieces[-1]
         if isinstance(last, str):
             trimmed = last.rstrip()
-            end = max(last_start, end - (len(last) - len(trimmed)))
+            end -= len(last) - len(trimmed)
             pieces[-1] = (trimmed, last_start, end)
-        self.paragraphs.append(_Paragraph([piece for piece, _, _ in pieces], start, end))
+        self.paragraphs.append(
+            _Paragraph(
+                [_escape_tex_prose(piece) if isinstance(piece, str) else piece for piece, _, _ in pieces],
+                start,
+                end,
+            )
+        )
+
+
+def _escape_tex_prose(text: str) -> str:
+    """Write a bare ``$`` (math that never closed) as ``\\$``, like the escaped dollars around it."""
+    if "$" not in text:
+        return text
+    return _TEX_PROSE_DOLLAR.sub(lambda match: "\\$" if match.group() == "$" else match.group(), text)
 
 
 def _extract_latex(text: str) -> _Found:
@@ -1089,40 +1111,53 @@ _NEWCOMMAND = re.compile(
     r"(?:\{\s*\\(?P<braced>[A-Za-z@]+|[^A-Za-z@\s])\s*\}|\\(?P<bare>[A-Za-z@]+|[^A-Za-z@\s]))"
     r"\s*(?:\[\s*(?P<arguments>\d)\s*\])?\s*"
 )
-_DEF = re.compile(
-    r"\\g?def\s*\\(?P<name>[A-Za-z@]+|[^A-Za-z@\s])(?P<parameters>(?:\s*#\d)*)\s*(?=\{)"
-)
+_DEF = re.compile(r"\\g?def\s*\\(?P<name>[A-Za-z@]+|[^A-Za-z@\s])(?P<parameters>(?:\s*#\d)*)\s*(?=\{)")
 _DEFINITION_START = re.compile(
     r"\s*\\(?:newcommand|renewcommand|providecommand|DeclareMathOperator|g?def)(?![A-Za-z@])"
 )
 _CONTROL_SEQUENCE = re.compile(r"\\([A-Za-z@]+|.)", re.DOTALL)
 _BRACE_SCAN = re.compile(r"\\.|[{}]", re.DOTALL)
+_BRACKET_SCAN = re.compile(r"\\.|[{}\]]", re.DOTALL)
 _PARAMETER = re.compile(r"#([1-9#])")
 _MAX_GROUP_LENGTH = 20_000
 _MAX_EXPANSION_DEPTH = 32
 _MAX_EXPANSION_GROWTH = 50_000
 
 
-def _read_group(text: str, position: int, opener: str = "{", closer: str = "}") -> tuple[int, int] | None:
-    """For a group opening at ``position``: the end of its content and the offset just after it."""
-    if not text.startswith(opener, position):
+def _read_group(text: str, position: int) -> tuple[int, int] | None:
+    """For a brace group opening at ``position``: the end of its content and the offset after it."""
+    if not text.startswith("{", position):
         return None
     depth = 0
     limit = min(len(text), position + _MAX_GROUP_LENGTH)
-    scan = _BRACE_SCAN if opener == "{" else re.compile(r"\\.|[{}\]]", re.DOTALL)
-    for match in scan.finditer(text, position, limit):
+    for match in _BRACE_SCAN.finditer(text, position, limit):
         token = match.group()
-        if token == "{" or (token == opener and match.start() == position):
+        if token == "{":
             depth += 1
-        elif token == "}" or token == closer:
-            if token == closer and opener != "{" and depth == 1:
+        elif token == "}":
+            depth -= 1
+            if depth == 0:
                 return match.start(), match.end()
-            if token == "}":
-                depth -= 1
-                if depth == 0 and opener == "{":
-                    return match.start(), match.end()
-                if depth < 0:
-                    return None
+    return None
+
+
+def _read_optional(text: str, position: int) -> tuple[int, int] | None:
+    """For ``[…]`` opening at ``position``: the end of its content and the offset after it.
+
+    A ``]`` inside braces does not close it, as in LaTeX.
+    """
+    if not text.startswith("[", position):
+        return None
+    depth = 0
+    limit = min(len(text), position + _MAX_GROUP_LENGTH)
+    for match in _BRACKET_SCAN.finditer(text, position + 1, limit):
+        token = match.group()
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth = max(depth - 1, 0)
+        elif token == "]" and depth == 0:
+            return match.start(), match.end()
     return None
 
 
@@ -1150,7 +1185,7 @@ def _parse_definition(text: str, position: int) -> tuple[_Macro, int] | None:
         else:
             arguments = int(newcommand.group("arguments") or 0)
             if arguments and text.startswith("[", after):
-                optional = _read_group(text, after, "[", "]")
+                optional = _read_optional(text, after)
                 if optional is None:
                     return None
                 default = text[after + 1 : optional[0]]
@@ -1180,7 +1215,7 @@ def _parse_definition(text: str, position: int) -> tuple[_Macro, int] | None:
 
 def _parse_definitions_only(text: str) -> list[_Macro] | None:
     """The macros of math that holds nothing but definitions, else None."""
-    macros = []
+    macros: list[_Macro] = []
     position = 0
     while True:
         while position < len(text) and text[position].isspace():
@@ -1199,6 +1234,8 @@ class _RunawayMacro(Exception):
 
 
 class _MacroExpander:
+    """Expands the macros defined so far inside math, keeping a document offset for every character."""
+
     def __init__(self) -> None:
         self.macros: dict[str, _Macro] = {}
         self.runaway: set[str] = set()
@@ -1207,14 +1244,17 @@ class _MacroExpander:
         self.macros[macro.name] = macro
         self.runaway.discard(macro.name)
 
-    def expand(self, text: str, offsets: list[int], problems: list[Diagnostic]) -> tuple[str, list[int]] | None:
-        """Expand every known macro in ``text``; None when nothing changed."""
-        if not self.macros or "\\" not in text:
-            return None
+    def expand(
+        self, text: str, offsets: list[int], problems: list[Diagnostic]
+    ) -> tuple[str, list[int]] | None:
+        """Expand every known macro in ``text``; None when nothing changed.
+
+        A macro that does not stop (it calls itself, or grows without bound) gets a TL001 hint at each
+        use, and that use is left as written.
+        """
         out_text: list[str] = []
         out_offsets: list[int] = []
-        changed = self.expand_into(text, offsets, 0, [_MAX_EXPANSION_GROWTH], out_text, out_offsets, problems)
-        if not changed:
+        if not self.expand_into(text, offsets, 0, [0], out_text, out_offsets, problems):
             return None
         return "".join(out_text), out_offsets
 
@@ -1228,7 +1268,8 @@ class _MacroExpander:
         out_offsets: list[int],
         problems: list[Diagnostic] | None,
     ) -> bool:
-        """Append the expansion of ``text`` to the output; ``problems`` is given at the top level only."""
+        """Append the expansion of ``text`` to the output; ``problems`` is given at the top level only,
+        where a runaway expansion is caught."""
         position = 0
         flushed = 0
         changed = False
@@ -1236,37 +1277,34 @@ class _MacroExpander:
             match = _CONTROL_SEQUENCE.search(text, position)
             if match is None:
                 break
-            name = match.group(1)
-            macro = self.macros.get(name)
             position = match.end()
+            macro = self.macros.get(match.group(1))
             if macro is None:
                 continue
             invocation = offsets[match.start()]
-            if name in self.runaway:
-                if problems is None:
-                    raise _RunawayMacro(name)
-                problems.append(_runaway_problem(name, invocation, offsets[match.end() - 1] + 1))
-                continue
-            arguments = _read_arguments(text, offsets, match.end(), macro, invocation)
-            if arguments is None:
-                continue
-            values, after = arguments
-            body_text, body_offsets = _substitute(macro, values, invocation)
-            budget[0] -= len(body_text)
-            if depth >= _MAX_EXPANSION_DEPTH or budget[0] < 0:
-                raise _RunawayMacro(name)
+            if problems is not None:
+                budget = [_MAX_EXPANSION_GROWTH]
             expansion_text: list[str] = []
             expansion_offsets: list[int] = []
             try:
+                if macro.name in self.runaway or depth >= _MAX_EXPANSION_DEPTH:
+                    raise _RunawayMacro(macro.name)
+                arguments = _read_arguments(text, offsets, match.end(), macro, invocation)
+                if arguments is None:
+                    continue
+                values, after = arguments
+                body_text, body_offsets = _substitute(macro, values, invocation)
+                budget[0] -= len(body_text) + 1
+                if budget[0] < 0:
+                    raise _RunawayMacro(macro.name)
                 self.expand_into(
                     body_text, body_offsets, depth + 1, budget, expansion_text, expansion_offsets, None
                 )
             except _RunawayMacro:
                 if problems is None:
                     raise
-                self.runaway.add(name)
-                problems.append(_runaway_problem(name, invocation, offsets[match.end() - 1] + 1))
-                budget[0] = _MAX_EXPANSION_GROWTH
+                self.runaway.add(macro.name)
+                problems.append(_runaway_problem(macro.name, invocation, offsets[match.end() - 1] + 1))
                 continue
             out_text.append(text[flushed : match.start()])
             out_offsets.extend(offsets[flushed : match.start()])
@@ -1293,7 +1331,7 @@ def _read_arguments(
             position += 1
         if index == 0 and macro.default is not None:
             if text.startswith("[", position):
-                optional = _read_group(text, position, "[", "]")
+                optional = _read_optional(text, position)
                 if optional is None:
                     return None
                 values.append((text[position + 1 : optional[0]], offsets[position + 1 : optional[0]]))
@@ -1444,14 +1482,15 @@ def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
     cells = data.get("cells")
     if isinstance(cells, list):
         return [(("cells", index), cell) for index, cell in enumerate(cells)]
-    result = []
+    result: list[tuple[tuple[Any, ...], Any]] = []
     worksheets = data.get("worksheets")
     if isinstance(worksheets, list):
         for sheet_index, sheet in enumerate(worksheets):
             sheet_cells = sheet.get("cells") if isinstance(sheet, dict) else None
             if isinstance(sheet_cells, list):
                 result.extend(
-                    (("worksheets", sheet_index, "cells", index), cell) for index, cell in enumerate(sheet_cells)
+                    (("worksheets", sheet_index, "cells", index), cell)
+                    for index, cell in enumerate(sheet_cells)
                 )
     return result
 
@@ -1525,9 +1564,10 @@ def _finish(path: str, text: str, found: _Found) -> Document:
                 continue
         span_text = span.text
         offsets = span.offsets
-        expanded = expander.expand(span_text, span.offset_list(), problems)
-        if expanded is not None:
-            span_text, offsets = expanded
+        if expander.macros and "\\" in span_text:
+            expanded = expander.expand(span_text, span.offset_list(), problems)
+            if expanded is not None:
+                span_text, offsets = expanded
         index_of[id(span)] = len(document.spans)
         document.spans.append(_math_span(text, span, span_text, offsets))
     for paragraph in found.paragraphs:

@@ -36,6 +36,10 @@ class Environment:
     all_ones: set[str] = field(default_factory=set)
     dims: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
+    # Names whose meaning the document has given: declared, defined, or used in a verified claim.
+    known: set[str] = field(default_factory=set)
+    # Entry names of a matrix written by entries: x_{ij} are the entries of X.
+    aliases: dict[str, str] = field(default_factory=dict)
     layout: str | None = None
     layout_where: int | None = None
     layout_fixed: bool = False
@@ -47,7 +51,9 @@ class Environment:
             key for key, value in self.definitions.items() if not value.parameters
         }
         matrices = {key for key, value in self.declared.items() if len(value.shape) == 2 and 1 not in value.shape}
-        return Scope(variables, functions, set(self.dims), matrices, set(self.all_ones), config.unify_fonts)
+        scope = Scope(variables, functions, set(self.dims), matrices, set(self.all_ones), config.unify_fonts)
+        scope.aliases = dict(self.aliases)
+        return scope
 
 
 @dataclass
@@ -179,6 +185,7 @@ class Interpreter:
             key = prose_name(fact.name, config)
             if key:
                 self.env.all_ones.add(key)
+                self.env.known.add(key)
             return
         key = prose_name(fact.name, config)
         if key is None:
@@ -203,6 +210,7 @@ class Interpreter:
             if isinstance(dim, str):
                 self.env.dims.add(dim)
         self.env.seen.add(key)
+        self.env.known.add(key)
 
     # Math -------------------------------------------------------------------------------------------------
 
@@ -329,6 +337,9 @@ class Interpreter:
                 self.env.declared.pop(call[0], None)
                 self.add_claim(left, right, "definition", f"defines `{call[0]}`")
                 return
+            if self.entry_pattern(left.node, right.node):
+                self.add_claim(left, right, "definition", "declares the shape by its entries")
+                return
             target = self.definition_target(left.node)
             reverse = self.definition_target(right.node)
             if target is None and reverse is not None and not reverse[1] and reverse[0] not in self.env.seen:
@@ -341,6 +352,51 @@ class Interpreter:
                 return
         del latex
         self.check(left, op, right)
+
+    def entry_pattern(self, left: ast.Node, right: ast.Node) -> bool:
+        """``W = [W_{11} … W_{DC}]``: a matrix written by its entries declares its shape (D×C)."""
+        if not isinstance(left, ast.Name) or not isinstance(right, ast.Matrix):
+            return False
+        letter = left.text.lower()
+        last: tuple | None = None
+        for row in right.rows:
+            for cell in row:
+                if cell is None or isinstance(cell, ast.Dots):
+                    continue
+                if not (isinstance(cell, ast.Sub) and isinstance(cell.base, ast.Name)):
+                    return False
+                if cell.base.text.lower() != letter:
+                    return False
+                index = cell.index
+                parts: list[ast.Node]
+                if isinstance(index, ast.Number) and len(index.text) == 2:
+                    parts = [ast.Number(index.text[0]), ast.Number(index.text[1])]
+                elif isinstance(index, ast.Juxt | ast.Delimited):
+                    parts = list(index.items)
+                else:
+                    return False
+                if len(parts) != 2:
+                    return False
+                last = tuple(parts)
+        if last is None:
+            return False
+        dims: list[int | str] = []
+        rows = len(right.rows)
+        columns = max(len(row) for row in right.rows)
+        for part, count in zip(last, (rows, columns), strict=True):
+            if isinstance(part, ast.Number) and part.text.isdigit():
+                dims.append(count)
+            elif isinstance(part, ast.Name) and len(part.text) == 1:
+                dims.append(part.text)
+            else:
+                return False
+        key = name_key(left, self.config.unify_fonts)
+        self.env.definitions.pop(key, None)
+        self.set_declared(key, Declared(tuple(dims)))
+        entry = left.text.lower() if left.text.isupper() else left.text
+        if entry != key:
+            self.env.aliases[entry] = key
+        return True
 
     def is_definition(self, target: tuple[str, tuple[str, ...]], left: Part, right: Part) -> bool:
         key, labels = target
@@ -356,6 +412,7 @@ class Interpreter:
         scope = self.env.scope(self.config)
         expr = lower(right.node, scope)
         self.env.definitions[key] = Definition(expr, labels)
+        self.env.known.add(key)
         if key in self.env.declared and self.env.declared[key].arguments is None:
             # A definition is checked against the declaration when the name is used; keep both.
             pass
@@ -394,6 +451,11 @@ class Interpreter:
         if outcome.layout_used and not env.layout_fixed and env.layout is None and verdict == "verified":
             env.layout, env.layout_where = outcome.layout_used, left.start
         claim = self.add_claim(left, right, verdict, outcome.message, outcome.layout_used)
+        if verdict == "verified":
+            for part in (left, right):
+                for node in ast.walk(part.node):
+                    if isinstance(node, ast.Name):
+                        env.known.add(name_key(node, self.config.unify_fonts))
         codes = {"wrong": ("TL201", "error"), "shape": (outcome.code or "TL101", "error"), "layout": ("TL203", "warning")}
         if verdict in codes:
             code, severity = codes[verdict]

@@ -51,6 +51,7 @@ class Scope:
     matrices: set[str] = field(default_factory=set)
     all_ones: set[str] = field(default_factory=set)
     unify_fonts: bool = True
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 class Lowerer:
@@ -70,8 +71,6 @@ class Lowerer:
         where = {"start": node.start, "end": node.end}
         if key == "I" and "I" not in self.scope.variables:
             return ir.Identity(None, **where)
-        if key in self.scope.all_ones:
-            return ir.Ones(None, square=True, **where)
         return ir.Var(key, **where)
 
     def dimension(self, node: ast.Node) -> str | int | None:
@@ -141,8 +140,16 @@ class Lowerer:
                 return self.unsupported(node, "a Kronecker delta needs two indices")
             if key == "1":
                 return ir.Ones(self.dimension(index), **where)
+        if isinstance(base, ast.Name) and self.key(base) in self.scope.aliases:
+            alias = self.scope.aliases[self.key(base)]
+            refs = self.index_refs(index, 2)
+            if refs is None:
+                return self.unsupported(node, "an entry with an unusual index")
+            return ir.Index(ir.Var(alias, start=base.start, end=base.end), refs, **where)
         axes = 2 if isinstance(base, ast.Name) and self.key(base) in self.scope.matrices else None
         if isinstance(base, ast.Name) and base.text.isupper():
+            axes = 2
+        if not isinstance(base, ast.Name):
             axes = 2
         refs = self.index_refs(index, axes)
         if refs is None:
@@ -216,10 +223,10 @@ class Lowerer:
         if isinstance(node, ast.Frac) and self.is_bare_differential(node.numerator):
             return self.wrt(node.denominator)
         if isinstance(node, ast.Sub) and isinstance(node.base, ast.Partial | ast.Nabla):
-            wrt = self.wrt_target(node.index)
-            if wrt is None:
+            target = self.wrt_target(node.index)
+            if target is None:
                 return ir.Unsupported("a derivative with respect to something that is not a variable")
-            return wrt, isinstance(node.base, ast.Nabla)
+            return target[0], isinstance(node.base, ast.Nabla)
         return None
 
     def is_bare_differential(self, node: ast.Node) -> bool:
@@ -233,7 +240,7 @@ class Lowerer:
         ):
             target = self.wrt_target(denominator.items[1])
             if target is not None:
-                return target, False
+                return target
         return ir.Unsupported("a derivative whose denominator is not ∂ of one variable")
 
     def wrt_target(self, node: ast.Node) -> tuple[ir.Wrt, bool] | None:

@@ -90,10 +90,13 @@ class Instance:
     label_size: Callable[[str], int | None]
     rng: np.random.Generator
     positive: set[str]
+    all_ones: set[str] = field(default_factory=set)
     values: dict[str, np.ndarray] = field(default_factory=dict)
     directions: dict[str, np.ndarray] = field(default_factory=dict)
 
     def random(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        if key in self.all_ones:
+            return np.ones(shape, dtype=complex)
         if key in self.positive:
             if len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
                 a = self.rng.standard_normal(shape)
@@ -634,6 +637,9 @@ class Evaluator:
         operand = expr.operand
         if isinstance(operand, ir.Var) and operand.key in self.varying:
             return Value(self.direction(operand.key))
+        if isinstance(operand, ir.Unary) and operand.op == "transpose" and isinstance(operand.operand, ir.Var):
+            if operand.operand.key in self.varying:
+                return self.unary("transpose", Value(self.direction(operand.operand.key)))
         if not self.varying:
             raise Unsupported("a differential with nothing said to vary")
         points = {key: self.point(key) for key in self.varying}

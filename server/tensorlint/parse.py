@@ -9,7 +9,7 @@ reported and skipped; the other statements of the span are still used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,7 @@ def _cover(*parts: Any) -> dict[str, int]:
         part = stack.pop()
         if isinstance(part, Token):
             low, high = part.start_pos, part.end_pos
-        elif isinstance(part, ast.Node):
+        elif isinstance(part, ast.Node | _TopMark):
             low, high = part.start, part.end
         elif isinstance(part, (list, tuple)):
             stack.extend(part)
@@ -205,13 +205,14 @@ class _Build(Transformer):
         return ast.Func("factorial", base, **_cover(base, token))
 
     def top(self, *tokens: Token) -> _TopMark:
-        return _TopMark(False, "^" + "".join(str(_font(token)[0]) for token in tokens))
+        mark = "^" + "".join(str(_font(token)[0]) for token in tokens)
+        return _TopMark(False, mark, **_cover(tokens))
 
     def inverse_top(self, *tokens: Token) -> _TopMark:
-        return _TopMark(True, "^{-T}")
+        return _TopMark(True, "^{-T}", **_cover(tokens))
 
     def script_prime(self, token: Token) -> _TopMark:
-        return _TopMark(False, "^'")
+        return _TopMark(False, "^'", **_cover(token))
 
     def name(self, token: Token) -> ast.Node:
         text, font = _font(token)
@@ -226,7 +227,8 @@ class _Build(Transformer):
             return ast.Empty(**_cover(_, *rest))
         items, separator = rest[0]
         if len(items) == 1:
-            return items[0]
+            # The braces belong to the item's extent, so a claim's range ends after `\\delta_{jl}`.
+            return replace(items[0], **_cover(_, *rest))
         return ast.Delimited("{}", tuple(items), separator, **_cover(_, *rest))
 
     def items(self, *children: Any) -> tuple[list[ast.Node], str]:
@@ -311,6 +313,8 @@ class _TopMark:
 
     inverse: bool
     mark: str
+    start: int = 0
+    end: int = 0
 
 
 @lru_cache(maxsize=1)

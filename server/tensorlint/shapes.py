@@ -31,7 +31,7 @@ class ShapeError(Exception):
 
 def show_dim(dim: Dim) -> str:
     if isinstance(dim, tuple):
-        return "".join(show_dim(part) for part in dim[1:])
+        return "".join(show_dim(part) for part in dim[1:] if part != 1)
     return str(dim)
 
 
@@ -59,33 +59,80 @@ class Unifier:
     parent: dict[str, Dim] = field(default_factory=dict)
     counter: count = field(default_factory=lambda: count(1))
     # Lower bounds from concrete indices: dims[...] must be at least this large.
-    bounds: dict[str, int] = field(default_factory=dict)
+    bounds: list[tuple[Dim, int]] = field(default_factory=list)
 
     def fresh(self) -> str:
         return f"?{next(self.counter)}"
 
     def find(self, dim: Dim) -> Dim:
         if isinstance(dim, tuple):
-            return ("*", *(self.find(part) for part in dim[1:]))
+            return self.product(dim)
         while isinstance(dim, str) and dim in self.parent:
             dim = self.parent[dim]
             if isinstance(dim, tuple):
                 return self.find(dim)
         return dim
 
+    def product(self, dim: tuple) -> Dim:
+        """A product of dimensions in canonical form: flattened, numbers multiplied, factors sorted."""
+        number = 1
+        factors: list[Dim] = []
+        stack = list(dim[1:])
+        while stack:
+            part = self.find(stack.pop())
+            if isinstance(part, tuple):
+                stack.extend(part[1:])
+            elif isinstance(part, int):
+                number *= part
+            else:
+                factors.append(part)
+        if number != 1:
+            factors.append(number)
+        factors.sort(key=repr)
+        if not factors:
+            return 1
+        if len(factors) == 1:
+            return factors[0]
+        return ("*", *factors)
+
     def unify(self, first: Dim, second: Dim) -> bool:
         first, second = self.find(first), self.find(second)
         if first == second:
             return True
+        if isinstance(first, tuple) or isinstance(second, tuple):
+            return self.unify_products(first, second)
         if isinstance(first, str) and first.startswith("?"):
             self.parent[first] = second
             return True
         if isinstance(second, str) and second.startswith("?"):
             self.parent[second] = first
             return True
-        if isinstance(first, tuple) and isinstance(second, tuple) and len(first) == len(second):
-            return all(self.unify(a, b) for a, b in zip(first[1:], second[1:], strict=True))
         return False
+
+    def unify_products(self, first: Dim, second: Dim) -> bool:
+        """``m·?a = n·m`` binds ``?a = n``: cancel common factors, then bind a lone unknown."""
+        left = list(first[1:]) if isinstance(first, tuple) else [first]
+        right = list(second[1:]) if isinstance(second, tuple) else [second]
+        for factor in list(left):
+            if factor in right:
+                left.remove(factor)
+                right.remove(factor)
+        for alone, other in ((left, right), (right, left)):
+            if len(alone) == 1 and isinstance(alone[0], str) and alone[0].startswith("?"):
+                self.parent[alone[0]] = self.product(("*", *other)) if other else 1
+                return True
+            # 3·?a = 9 binds ?a = 3 when the numbers divide.
+            unknowns = [factor for factor in alone if isinstance(factor, str) and factor.startswith("?")]
+            numbers = [factor for factor in alone if isinstance(factor, int)]
+            if len(unknowns) == 1 and len(numbers) + 1 == len(alone) and len(other) == 1:
+                if isinstance(other[0], int):
+                    divisor = 1
+                    for number in numbers:
+                        divisor *= number
+                    if divisor and other[0] % divisor == 0:
+                        self.parent[unknowns[0]] = other[0] // divisor
+                        return True
+        return not left and not right
 
     def resolve(self, shape: Shape) -> Shape:
         return tuple(self.find(dim) for dim in shape)
@@ -161,9 +208,7 @@ class ShapeInference:
         return shape
 
     def index_bound(self, dim: Dim, position: int) -> None:
-        root = self.unifier.find(dim)
-        key = repr(root)
-        self.unifier.bounds[key] = max(self.unifier.bounds.get(key, 0), position)
+        self.unifier.bounds.append((dim, position))
 
     def apply_indices(self, shape: Shape, refs: tuple[ir.IndexRef, ...], expr: ir.Expr) -> Shape | None:
         axes: list[Dim]

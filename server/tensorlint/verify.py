@@ -1,0 +1,483 @@
+"""The numeric check of one claim: shapes first, then random instances under each layout convention.
+
+A claim is ``wrong`` only when a concrete instance makes its sides differ; the message names the
+dimensions, the entry and both values so a reader can check it by hand. Anything that cannot be evaluated
+makes the claim ``uncheckable`` with the reason.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tensorlint import ir
+from tensorlint.numeric import EvalError, Evaluator, Instance, Value, natural
+from tensorlint.shapes import Dim, ShapeError, ShapeInference, show_dim, show_shape
+
+if TYPE_CHECKING:
+    from tensorlint.interpret import Environment
+    from tensorlint.model import Config
+
+POOLS = ([3, 4, 5, 2, 6, 7, 8, 9], [4, 2, 3, 5, 7, 6, 9, 8], [5, 3, 2, 4, 6, 8, 7, 9])
+POSITIVE_OPS = {"inverse", "logdet", "det", "log", "sqrt", "abs"}
+
+
+@dataclass
+class Outcome:
+    verdict: str
+    message: str = ""
+    code: str | None = None
+    layout_used: str | None = None
+
+
+@dataclass
+class Result:
+    status: str  # ok, wrong, shape, unsupported
+    detail: str = ""
+
+
+def first_unsupported(expr: ir.Expr) -> str | None:
+    for node in ir.walk(expr):
+        if isinstance(node, ir.Unsupported):
+            return node.reason
+    return None
+
+
+def has_derivative(expr: ir.Expr) -> bool:
+    return any(isinstance(node, ir.Deriv) for node in ir.walk(expr))
+
+
+def variables(expr: ir.Expr) -> set[str]:
+    keys = {node.key for node in ir.walk(expr) if isinstance(node, ir.Var)}
+    keys |= {node.wrt.key for node in ir.walk(expr) if isinstance(node, ir.Deriv)}
+    return keys
+
+
+class Checker:
+    def __init__(self, left: ir.Expr, right: ir.Expr, op: str, env: Environment, config: Config, latex: str) -> None:
+        self.left, self.right, self.op = left, right, op
+        self.env, self.config, self.latex = env, config, latex
+        # Definitions that do not fit this claim's shapes: such a name is read as a fresh variable, as the
+        # document reuses names with new shapes (a soft conflict starts a new binding).
+        self.dropped: set[str] = set()
+        self.shapes = ShapeInference(self.declared, self.definition, self.definition_labels)
+
+    # Environment lookups ----------------------------------------------------------------------------------
+
+    def declared(self, key: str) -> Any:
+        return self.env.declared.get(key)
+
+    def definition(self, key: str) -> ir.Expr | None:
+        if key in self.dropped:
+            return None
+        found = self.env.definitions.get(key)
+        return found.expr if found is not None and not found.parameters else None
+
+    def definition_labels(self, key: str) -> tuple[str, ...]:
+        found = self.env.definitions.get(key)
+        return found.labels if found is not None else ()
+
+    def function(self, key: str) -> tuple[tuple[str, ...], ir.Expr] | None:
+        found = self.env.definitions.get(key)
+        if found is not None and found.parameters:
+            return found.parameters, found.expr
+        return None
+
+    def reachable(self, keys: set[str]) -> set[str]:
+        """Every name used by ``keys`` through definitions, ``keys`` included."""
+        seen: set[str] = set()
+        stack = list(keys)
+        while stack:
+            key = stack.pop()
+            if key in seen:
+                continue
+            seen.add(key)
+            found = self.env.definitions.get(key)
+            if found is not None:
+                stack.extend(variables(found.expr))
+        return seen
+
+    # The check --------------------------------------------------------------------------------------------
+
+    def run(self) -> Outcome:
+        for _ in range(4):
+            outcome = self.attempt()
+            if outcome is not None:
+                return outcome
+        return Outcome("uncheckable", "not checked: the definitions used here do not fit together")
+
+    def owner(self, expr: ir.Expr | None) -> str | None:
+        """The defined name whose definition contains ``expr``."""
+        if expr is None:
+            return None
+        for key, found in self.env.definitions.items():
+            if key not in self.dropped and any(node is expr for node in ir.walk(found.expr)):
+                return key
+        return None
+
+    def attempt(self) -> Outcome | None:
+        reason = first_unsupported(self.left) or first_unsupported(self.right)
+        if reason:
+            return Outcome("uncheckable", f"not checked: {reason}")
+        names = self.reachable(variables(self.left) | variables(self.right))
+        for key in names:
+            found = self.env.definitions.get(key)
+            if found is not None:
+                inner = first_unsupported(found.expr)
+                if inner:
+                    return Outcome("uncheckable", f"not checked: the definition of `{key}` uses {inner}")
+        try:
+            left_shape = self.shapes.infer(self.left)
+            right_shape = self.shapes.infer(self.right)
+            if left_shape is not None and right_shape is not None:
+                self.same_shape(left_shape, right_shape)
+        except ShapeError as error:
+            own = {id(node) for node in ir.walk(self.left)} | {id(node) for node in ir.walk(self.right)}
+            guessed = self.guessed_names(names)
+            if self.op == "ne":
+                return Outcome("verified", f"the two sides cannot be equal: {error}")
+            if error.expr is not None and id(error.expr) in own and not guessed and "?" not in str(error):
+                return Outcome("shape", f"the sides are not well-shaped: {error}", "TL101")
+            owner = self.owner(error.expr)
+            if owner is not None:
+                self.dropped.add(owner)
+                self.shapes = ShapeInference(self.declared, self.definition, self.definition_labels)
+                return None
+            return Outcome("uncheckable", f"not checked: {error}")
+        layouts = ["numerator", "denominator"] if has_derivative(self.left) or has_derivative(self.right) else ["numerator"]
+        results = {layout: self.trials(layout) for layout in layouts}
+        return self.decide(results, names)
+
+    def guessed_names(self, names: set[str]) -> set[str]:
+        return {key for key in names if key not in self.env.declared and key not in self.env.definitions}
+
+    def same_shape(self, left: tuple, right: tuple) -> None:
+        unifier = self.shapes.unifier
+        left_natural = [dim for dim in left if unifier.find(dim) != 1]
+        right_natural = [dim for dim in right if unifier.find(dim) != 1]
+        if len(left_natural) != len(right_natural) or not all(
+            unifier.unify(a, b) for a, b in zip(left_natural, right_natural, strict=True)
+        ):
+            raise ShapeError(
+                f"the left side is a {show_shape(unifier.resolve(left))} and the right side a "
+                f"{show_shape(unifier.resolve(right))}",
+                self.left,
+            )
+
+    # Instances --------------------------------------------------------------------------------------------
+
+    def instance(self, trial: int) -> tuple[Instance, dict[str, int]]:
+        seed = zlib.crc32(f"{self.latex}#{trial}".encode())
+        rng = np.random.default_rng(seed)
+        unifier = self.shapes.unifier
+        pool = list(POOLS[trial % len(POOLS)])
+        assigned: dict[Any, int] = {}
+        named: dict[str, int] = {}
+        bounds: dict[Any, int] = {}
+        for dim, position in unifier.bounds:
+            root = unifier.find(dim)
+            bounds[root] = max(bounds.get(root, 0), position)
+
+        def size(dim: object) -> int:
+            root = unifier.find(dim)  # type: ignore[arg-type]
+            if isinstance(root, int):
+                return root
+            if isinstance(root, tuple):
+                total = 1
+                for part in root[1:]:
+                    total *= size(part)
+                return total
+            if root not in assigned:
+                value = pool.pop(0) if pool else 2 + len(assigned)
+                value = max(value, bounds.get(root, 0))
+                assigned[root] = value
+                if isinstance(root, str) and not root.startswith("?"):
+                    named[root] = value
+            return assigned[root]
+
+        def shape_of(key: str) -> tuple[int, ...] | None:
+            shape = self.shapes.name_shape(key)
+            return None if shape is None else tuple(size(dim) for dim in shape)
+
+        def const_shape(expr: ir.Expr) -> tuple[int, ...] | None:
+            shape = self.shapes.const_shapes.get(id(expr))
+            return None if shape is None else tuple(size(dim) for dim in shape)
+
+        def label_size(label: str) -> int | None:
+            dim = self.shapes.labels.get(label)
+            return None if dim is None else size(dim)
+
+        # Resolve symbols in a stable order so the assignment does not depend on evaluation order.
+        for symbol in sorted(self.env.dims):
+            if symbol in {unifier.find(dim) for dim in self.all_dims()}:
+                size(symbol)
+        positive = self.positive_names()
+        instance = Instance(
+            dims=size,
+            shape_of=shape_of,
+            const_shape=const_shape,
+            label_size=label_size,
+            rng=rng,
+            positive=positive,
+            all_ones=set(self.env.all_ones),
+        )
+        return instance, named
+
+    def all_dims(self) -> list[Dim]:
+        dims: list[Dim] = []
+        for shape in self.shapes.names.values():
+            if shape is not None:
+                dims.extend(shape)
+        return dims
+
+    def positive_names(self) -> set[str]:
+        exprs = [self.left, self.right]
+        for key in self.reachable(variables(self.left) | variables(self.right)):
+            found = self.env.definitions.get(key)
+            if found is not None:
+                exprs.append(found.expr)
+        positive: set[str] = set()
+        for expr in exprs:
+            for node in ir.walk(expr):
+                if isinstance(node, ir.Unary) and node.op in POSITIVE_OPS:
+                    for inner in ir.walk(node.operand):
+                        if isinstance(inner, ir.Var):
+                            positive.add(inner.key)
+                if isinstance(node, ir.Power) and node.exponent < 0:
+                    for inner in ir.walk(node.base):
+                        if isinstance(inner, ir.Var):
+                            positive.add(inner.key)
+        return positive
+
+    def varying(self) -> set[str]:
+        candidates = set()
+        for expr in (self.left, self.right):
+            for node in ir.walk(expr):
+                if isinstance(node, ir.Differential):
+                    operand = node.operand
+                    while isinstance(operand, ir.Unary) and operand.op == "transpose":
+                        operand = operand.operand
+                    if isinstance(operand, ir.Var):
+                        candidates.add(operand.key)
+        independent = set()
+        for key in candidates:
+            depends = self.reachable({key}) - {key}
+            if not depends & candidates:
+                independent.add(key)
+        return independent
+
+    def trials(self, layout: str) -> Result:
+        self.current_layout = layout
+        varying = self.varying()
+        first_failure: Result | None = None
+        for trial in range(max(1, self.config.trials)):
+            instance, named = self.instance(trial)
+            evaluator = Evaluator(
+                instance, self.definition, self.definition_labels, self.function, layout, varying
+            )
+            try:
+                with np.errstate(all="ignore"):
+                    left = evaluator.eval(self.left)
+                    right = Evaluator(
+                        instance, self.definition, self.definition_labels, self.function, layout, varying
+                    ).eval(self.right)
+            except EvalError as error:
+                return Result("unsupported", str(error))
+            except (np.linalg.LinAlgError, ValueError, IndexError, ZeroDivisionError, OverflowError) as error:
+                return Result("unsupported", f"evaluation failed ({type(error).__name__})")
+            result = self.compare(left, right, named)
+            if result.status == "unsupported":
+                return result
+            if result.status != "ok" and first_failure is None:
+                first_failure = result
+                break
+        return first_failure or Result("ok")
+
+    # Comparison -------------------------------------------------------------------------------------------
+
+    def compare(self, left: Value, right: Value, named: dict[str, int]) -> Result:
+        if left.tensor is not None or right.tensor is not None:
+            return self.compare_tensor(left, right, named)
+        left, right = self.contract(left, right), self.contract(right, left)
+        if set(left.labels) != set(right.labels) and (
+            not set(left.labels) <= set(right.labels) and not set(right.labels) <= set(left.labels)
+        ):
+            return Result("unsupported", "the free indices of the two sides differ")
+        labels = tuple(dict.fromkeys(left.labels + right.labels))
+        a = self.arrange(left, labels)
+        b = self.arrange(right, labels)
+        left_shape, right_shape = left.matrix_shape, right.matrix_shape
+        if left_shape != right_shape:
+            if natural(left_shape) == natural(right_shape) and natural(left_shape) == ():
+                a = a.reshape(a.shape[: len(labels)])
+                b = b.reshape(b.shape[: len(labels)])
+            else:
+                return Result("shape", f"a {describe(left_shape)} against a {describe(right_shape)}")
+        try:
+            a, b = np.broadcast_arrays(a, b)
+        except ValueError:
+            return Result("unsupported", "the index ranges of the two sides differ")
+        return self.values(a, b, labels, named)
+
+    def contract(self, value: Value, other: Value) -> Value:
+        """Einstein summation: an index repeated in a product and absent from the other side is summed."""
+        data, labels = value.data, list(value.labels)
+        for label in list(labels):
+            if label in value.repeated and label not in other.labels:
+                data = data.sum(axis=labels.index(label))
+                labels.remove(label)
+        return Value(data, tuple(labels), frozenset(), value.tensor)
+
+    def arrange(self, value: Value, labels: tuple[str, ...]) -> np.ndarray:
+        data = value.data
+        order = [value.labels.index(label) for label in labels if label in value.labels]
+        data = np.transpose(data, order + list(range(len(value.labels), data.ndim)))
+        shape: list[int] = []
+        sizes = iter(data.shape)
+        for label in labels:
+            shape.append(next(sizes) if label in value.labels else 1)
+        shape.extend(data.shape[len(order) :])
+        return data.reshape(shape)
+
+    def values(self, a: np.ndarray, b: np.ndarray, labels: tuple[str, ...], named: dict[str, int]) -> Result:
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            return Result("unsupported", "the values are not finite on the test instance")
+        a_real, b_real = a.real, b.real
+        difference = np.abs(a_real - b_real)
+        scale = max(1.0, float(np.abs(a_real).max(initial=0)), float(np.abs(b_real).max(initial=0)))
+        tolerance = max(self.config.tolerance, 1e-9) * scale * 10
+        if float(difference.max(initial=0)) <= tolerance:
+            return Result("ok")
+        position = np.unravel_index(int(np.argmax(difference)), difference.shape)
+        entry = ", ".join(str(index + 1) for index in position)
+        dims = ", ".join(f"{name}={value}" for name, value in sorted(named.items()))
+        where = f" with {dims}" if dims else ""
+        label_text = f" ({', '.join(labels)})" if labels else ""
+        at = f" at entry{label_text} ({entry})" if position else ""
+        return Result(
+            "wrong",
+            f"false{where}{at}: the left side is {a_real[position]:.4g}, the right side {b_real[position]:.4g}",
+        )
+
+    def compare_tensor(self, left: Value, right: Value, named: dict[str, int]) -> Result:
+        tensor, other = (left, right) if left.tensor is not None else (right, left)
+        if other.tensor is not None:
+            if tensor.data.shape != other.data.shape:
+                return Result("shape", "two derivative tensors of different shapes")
+            return self.values(tensor.data, other.data, (), named)
+        if other.labels:
+            return Result("unsupported", "a derivative tensor compared with an indexed expression")
+        assert tensor.tensor is not None
+        f_shape, x_shape = tensor.tensor
+        f_size, x_size = int(np.prod(f_shape)), int(np.prod(x_shape))
+        data = tensor.data
+        order = list(reversed(range(len(f_shape)))) + [len(f_shape) + axis for axis in reversed(range(len(x_shape)))]
+        jacobian = np.transpose(data, order).reshape(f_size, x_size)
+        form = jacobian if self.current_layout == "numerator" else jacobian.T
+        if other.data.shape == form.shape:
+            a, b = (form, other.data) if tensor is left else (other.data, form)
+            return self.values(a, b, (), named)
+        order_name = {3: "third", 4: "fourth"}.get(len(f_shape) + len(x_shape), f"order-{len(f_shape) + len(x_shape)}")
+        return Result(
+            "shape",
+            f"is a {order_name}-order tensor; the other side is a {describe(other.matrix_shape)}",
+        )
+
+    current_layout = "numerator"
+
+    def decide(self, results: dict[str, Result], names: set[str]) -> Outcome:
+        ok = [layout for layout, result in results.items() if result.status == "ok"]
+        unsupported = [result for result in results.values() if result.status == "unsupported"]
+        if self.op == "ne":
+            if ok:
+                return Outcome("wrong", "the two sides are equal on every test instance", "TL206")
+            if unsupported:
+                return Outcome("uncheckable", f"not checked: {unsupported[0].detail}")
+            return Outcome("verified", "the two sides differ")
+        if len(ok) == len(results):
+            return Outcome("verified", "holds on every test instance")
+        if ok:
+            layout = ok[0]
+            env = self.env
+            if env.layout is not None and env.layout != layout:
+                where = "set by the document" if env.layout_where is None else "set earlier in the document"
+                return Outcome(
+                    "layout",
+                    f"holds only in {layout} layout, but the document uses {env.layout} layout ({where})",
+                    "TL203",
+                    layout,
+                )
+            return Outcome("verified", f"holds in {layout} layout", layout_used=layout)
+        if unsupported:
+            return Outcome("uncheckable", f"not checked: {unsupported[0].detail}")
+        new_names = sorted(self.guessed_names(names) - self.env.known)
+        wrong = [result for result in results.values() if result.status == "wrong"]
+        if new_names:
+            listed = ", ".join(f"`{name}`" for name in new_names)
+            return Outcome("uncheckable", f"not checked: {listed} appears here for the first time")
+        if wrong:
+            return Outcome("wrong", wrong[0].detail, "TL201")
+        detail = next(iter(results.values())).detail
+        guessed = sorted(self.guessed_names(names))
+        if guessed:
+            listed = ", ".join(f"`{name}`" for name in guessed)
+            return Outcome("uncheckable", f"not checked: the shapes do not fit, but the shape of {listed} is a guess")
+        return self.shape_outcome(detail)
+
+    def shape_outcome(self, detail: str) -> Outcome:
+        derivative = next(
+            (node for expr in (self.left, self.right) for node in ir.walk(expr) if isinstance(node, ir.Deriv)), None
+        )
+        if derivative is not None and "tensor" in detail:
+            numerator = self.shapes.infer(derivative.numerator)
+            wrt = self.shapes.name_shape(derivative.wrt.key)
+            other = self.right if any(node is derivative for node in ir.walk(self.left)) else self.left
+            other_shape = self.shapes.infer(other)
+            if numerator is not None and wrt is not None:
+                unifier = self.shapes.unifier
+                dims = [dim for dim in unifier.resolve(numerator) + unifier.resolve(wrt) if dim != 1]
+                order = {3: "third", 4: "fourth"}.get(len(dims), f"order-{len(dims)}")
+                text = "×".join(show_dim(dim) for dim in dims)
+                other_text = show_shape(unifier.resolve(other_shape)) if other_shape is not None else "matrix"
+                name = self.derivative_name(derivative)
+                return Outcome(
+                    "shape",
+                    f"{name} is a {order}-order tensor {text}; the other side is a{'n' if other_text[0] in 'aeiou' else ''} {other_text}",
+                    "TL202",
+                )
+        return Outcome("shape", f"the derivative cannot have this shape: {detail}", "TL202")
+
+    def derivative_name(self, derivative: ir.Deriv) -> str:
+        numerator = self.latex_of(derivative.numerator)
+        wrt = derivative.wrt.key.split("@")[0]
+        return f"d({numerator})/d{wrt}"
+
+    def latex_of(self, expr: ir.Expr) -> str:
+        keys = [node.key.split("@")[0] for node in ir.walk(expr) if isinstance(node, ir.Var)]
+        if isinstance(expr, ir.Prod) and all(isinstance(factor, ir.Var) for factor in expr.factors):
+            return "".join(factor.key.split("@")[0] for factor in expr.factors)  # type: ignore[attr-defined]
+        return " ".join(keys) or "…"
+
+
+def describe(shape: tuple[int, ...]) -> str:
+    if shape == () or shape == (1, 1):
+        return "scalar"
+    if len(shape) == 2 and shape[1] == 1:
+        return f"{shape[0]}-vector"
+    if len(shape) == 2 and shape[0] == 1:
+        return f"1×{shape[1]} row vector"
+    return "×".join(str(size) for size in shape) + (" matrix" if len(shape) == 2 else " tensor")
+
+
+def verify(
+    left: ir.Expr, right: ir.Expr, op: str, env: Environment, config: Config, latex: str, *_: object
+) -> Outcome:
+    """The verdict on ``left op right`` (``op`` is ``=`` or ``ne``) in the document's environment."""
+    checker = Checker(left, right, op, env, config, latex)
+    try:
+        return checker.run()
+    except RecursionError:
+        return Outcome("uncheckable", "not checked: the expression is nested too deeply")
