@@ -41,7 +41,10 @@ FINDINGS = ("wrong", "shape", "layout")
 # --------------------------------------------------------------------------------------------------------
 # Placeholders: @A @B (general square r×r), @X (r×r with positive determinant), @W (r×c), @x @a (c-vectors),
 # @u @v (r-vectors), @T (the note's transpose spelling). Every true template was checked numerically with
-# numpy for r ≠ c; every false one has a counterexample for general (non-symmetric) matrices.
+# numpy for r ≠ c; every false one has a counterexample in denominator layout (the notes' layout) for general,
+# non-symmetric matrices. A false one whose `expected` is "layout" holds in numerator layout: for a scalar by
+# a matrix that is the transposed gradient, so d tr(AX)/dX = A and d log det X/dX = X^{-1} are numerator
+# answers, not slips of the transpose.
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,9 @@ TEMPLATES: tuple[Template, ...] = (
         "trace-gradient-untransposed",
         False,
         r"\frac{\partial}{\partial @X} \operatorname{tr}(@A @X) = @A",
-        "wrong",
+        "layout",
     ),
-    Template("log-det-untransposed", False, r"\frac{\partial \log\det @X}{\partial @X} = @X^{-1}", "wrong"),
+    Template("log-det-untransposed", False, r"\frac{\partial \log\det @X}{\partial @X} = @X^{-1}", "layout"),
     Template(
         "trace-multiplicative",
         False,
@@ -230,11 +233,14 @@ def line_of(text: str, offset: int) -> int:
 def compare_with_labels(
     results: list[Any], documents: list[tuple[str, str]], corpus: list[tuple[Path, list[GeneratedClaim]]]
 ) -> None:
-    """How the checker's verdicts line up with what each template is known to be."""
+    """How the checker's verdicts line up with what each template is known to be.
+
+    A true claim reported wrong, shape or layout is a false accusation (the one thing the checker must never
+    do); a false claim reported verified is a miss; uncheckable is a quiet miss.
+    """
     true_verdicts: Counter[str] = Counter()
     false_verdicts: Counter[str] = Counter()
-    accused: Counter[str] = Counter()
-    missed: Counter[str] = Counter()
+    by_template: dict[str, Counter[str]] = {}
     unmatched = 0
     for result, (_, text), (_, generated) in zip(results, documents, corpus, strict=True):
         by_line = {claim.line: claim.template for claim in generated}
@@ -243,29 +249,31 @@ def compare_with_labels(
             if template is None:
                 unmatched += 1
                 continue
-            if template.true:
-                true_verdicts[claim.verdict] += 1
-                if claim.verdict in FINDINGS:
-                    accused[template.name] += 1
-            else:
-                false_verdicts[claim.verdict] += 1
-                if claim.verdict == "verified":
-                    missed[template.name] += 1
+            (true_verdicts if template.true else false_verdicts)[claim.verdict] += 1
+            by_template.setdefault(template.name, Counter())[claim.verdict] += 1
 
     def show(counter: Counter[str]) -> str:
         return ", ".join(f"{verdict} {count}" for verdict, count in counter.most_common()) or "none"
 
     generated_true = sum(claim.template.true for _, generated in corpus for claim in generated)
     generated_false = sum(not claim.template.true for _, generated in corpus for claim in generated)
+    accusations = sum(true_verdicts[verdict] for verdict in FINDINGS)
     print("verdicts against the templates' labels")
     print(f"  true claims generated {generated_true}: {show(true_verdicts)}")
     print(f"  false claims generated {generated_false}: {show(false_verdicts)}")
+    print(f"  false accusations (true claims reported wrong, shape or layout): {accusations}")
+    print(f"  misses (false claims reported verified): {false_verdicts['verified']}")
     if unmatched:
         print(f"  claims found on lines with no generated claim: {unmatched}")
-    if accused:
-        print(f"  TRUE claims reported as findings (false accusations): {show(accused)}")
-    if missed:
-        print(f"  false claims reported verified: {show(missed)}")
+    differing = [
+        (template, by_template[template.name])
+        for template in TEMPLATES
+        if template.name in by_template and set(by_template[template.name]) != {template.expected}
+    ]
+    if differing:
+        print("  templates with a verdict other than the expected one:")
+        for template, verdicts in differing:
+            print(f"    {template.name:<30} expected {template.expected:<8} got {show(verdicts)}")
 
 
 def profile_summary(check_text: CheckText, documents: list[tuple[str, str]], top: int) -> None:

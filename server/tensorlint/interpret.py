@@ -334,7 +334,7 @@ class Interpreter:
                 scope = self.env.scope(self.config)
                 scope.variables |= set(call[1])
                 self.env.definitions[call[0]] = Definition(lower(right.node, scope), parameters=call[1])
-                self.env.declared.pop(call[0], None)
+                self.env.known.add(call[0])
                 self.add_claim(left, right, "definition", f"defines `{call[0]}`")
                 return
             if self.entry_pattern(left.node, right.node):
@@ -392,7 +392,7 @@ class Interpreter:
                 return False
         key = name_key(left, self.config.unify_fonts)
         self.env.definitions.pop(key, None)
-        self.set_declared(key, Declared(tuple(dims)))
+        self.set_declared(key, Declared(tuple(dims), soft=True))
         entry = left.text.lower() if left.text.isupper() else left.text
         if entry != key:
             self.env.aliases[entry] = key

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 # A name written in prose: $k$ (a math span), \vec{x}, \mathbf{x}, or one bare letter.
-NAME = r"(?:\$\d+\$|\\(?:vec|mathbf|textbf|boldsymbol|bm)\{[A-Za-z]\}|\b[A-Za-z]\b)"
+NAME = r"(?:\$\d+\$|\\(?:vec|mathbf|textbf|boldsymbol|bm)\{[A-Za-z]\}|\b(?-i:[A-Z])\b)"
 SIZE = r"(?:\$\d+\$|[A-Za-z0-9]+)"
 
 
@@ -41,7 +41,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "named-rows-columns",
         re.compile(
-            rf"({NAME})\s*,?[^.]{{0,60}}?(?:with|has|is)\s+({SIZE})\s+rows\s+(?:by|and)\s+({SIZE})\s+columns",
+            rf"({NAME})\s+(?:is|will\s+be)\s+an?\s+[\w\s-]{{0,30}}?(?:matrix|array)\s+with\s+({SIZE})\s+rows"
+            rf"\s+(?:by|and)\s+({SIZE})\s+columns",
             re.I,
         ),
     ),

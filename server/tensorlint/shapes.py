@@ -52,6 +52,8 @@ class Declared:
     shape: Shape
     arguments: tuple[Shape, ...] | None = None
     structure: str = ""
+    # Soft declarations (a matrix written by its entries) give way to explicit index ranges in a claim.
+    soft: bool = False
 
 
 @dataclass
@@ -157,7 +159,9 @@ class ShapeInference:
         declared: Callable[[str], Declared | None],
         definition: Callable[[str], ir.Expr | None],
         definition_labels: Callable[[str], tuple[str, ...]],
+        function: Callable[[str], tuple[tuple[str, ...], ir.Expr] | None] = lambda key: None,
     ) -> None:
+        self.function = function
         self.declared = declared
         self.definition = definition
         self.definition_labels = definition_labels
@@ -168,6 +172,8 @@ class ShapeInference:
         self.names: dict[str, Shape | None] = {}
         self.labels: dict[str, Dim] = {}
         self.in_progress: set[str] = set()
+        # Soft declarations set aside for this claim.
+        self.ignored: set[str] = set()
 
     # Helpers ------------------------------------------------------------------------------------------
 
@@ -186,7 +192,7 @@ class ShapeInference:
         if key in self.names:
             return self.names[key]
         declared = self.declared(key)
-        if declared is not None and declared.arguments is None:
+        if declared is not None and declared.arguments is None and key not in self.ignored:
             shape: Shape | None = declared.shape
         else:
             definition = self.definition(key)
@@ -329,7 +335,9 @@ class ShapeInference:
             return self.call(expr)
         if isinstance(expr, ir.Deriv):
             self.infer(expr.numerator)
-            self.name_shape(expr.wrt.key)
+            wrt = self.name_shape(expr.wrt.key)
+            if wrt is not None and expr.wrt.indices is not None:
+                self.apply_indices(wrt, expr.wrt.indices, expr)
             return None
         if isinstance(expr, ir.Differential):
             return self.infer(expr.operand)
@@ -417,8 +425,29 @@ class ShapeInference:
 
     def call(self, expr: ir.Call) -> Shape | None:
         declared = self.declared(expr.key)
-        for argument in expr.args:
-            self.infer(argument)
+        arguments = [self.infer(argument) for argument in expr.args]
         if declared is not None and declared.arguments is not None:
-            return declared.shape
-        return None
+            for argument, domain in zip(arguments, declared.arguments, strict=False):
+                if argument is not None and domain:
+                    self.same(argument, domain, expr, f"the argument of `{expr.key}`")
+        result: Shape | None = declared.shape if declared is not None and declared.arguments else None
+        found = self.function(expr.key)
+        if found is not None and expr.key not in self.in_progress:
+            parameters, body = found
+            saved = {parameter: self.names.get(parameter) for parameter in parameters}
+            self.in_progress.add(expr.key)
+            try:
+                for parameter, argument in zip(parameters, arguments, strict=False):
+                    self.names[parameter] = argument
+                shape = self.infer(body)
+            finally:
+                self.in_progress.discard(expr.key)
+                for parameter, previous in saved.items():
+                    if previous is None:
+                        self.names.pop(parameter, None)
+                    else:
+                        self.names[parameter] = previous
+            if result is not None and shape is not None:
+                self.same(result, shape, expr, f"the value of `{expr.key}`")
+            result = result or shape
+        return result

@@ -63,11 +63,14 @@ class Checker:
         # Definitions that do not fit this claim's shapes: such a name is read as a fresh variable, as the
         # document reuses names with new shapes (a soft conflict starts a new binding).
         self.dropped: set[str] = set()
-        self.shapes = ShapeInference(self.declared, self.definition, self.definition_labels)
+        self.ignored: set[str] = set()
+        self.shapes = self.new_inference()
 
     # Environment lookups ----------------------------------------------------------------------------------
 
     def declared(self, key: str) -> Any:
+        if key in self.ignored:
+            return None
         return self.env.declared.get(key)
 
     def definition(self, key: str) -> ir.Expr | None:
@@ -109,6 +112,24 @@ class Checker:
                 return outcome
         return Outcome("uncheckable", "not checked: the definitions used here do not fit together")
 
+    def new_inference(self) -> ShapeInference:
+        inference = ShapeInference(self.declared, self.definition, self.definition_labels, self.function)
+        inference.ignored = set(self.ignored)
+        return inference
+
+    def soft_names(self, names: set[str]) -> set[str]:
+        """Names declared only softly (by entries) that explicit ranges in this claim may override."""
+        has_ranges = any(
+            isinstance(node, ir.Sum) and node.upper is not None
+            for expr in (self.left, self.right)
+            for node in ir.walk(expr)
+        )
+        if not has_ranges:
+            return set()
+        return {
+            key for key in names if (found := self.env.declared.get(key)) is not None and found.soft
+        } - self.ignored
+
     def owner(self, expr: ir.Expr | None) -> str | None:
         """The defined name whose definition contains ``expr``."""
         if expr is None:
@@ -137,6 +158,11 @@ class Checker:
         except ShapeError as error:
             own = {id(node) for node in ir.walk(self.left)} | {id(node) for node in ir.walk(self.right)}
             guessed = self.guessed_names(names)
+            soft = self.soft_names(names)
+            if soft:
+                self.ignored |= soft
+                self.shapes = self.new_inference()
+                return None
             if self.op == "ne":
                 return Outcome("verified", f"the two sides cannot be equal: {error}")
             if error.expr is not None and id(error.expr) in own and not guessed and "?" not in str(error):
@@ -144,7 +170,7 @@ class Checker:
             owner = self.owner(error.expr)
             if owner is not None:
                 self.dropped.add(owner)
-                self.shapes = ShapeInference(self.declared, self.definition, self.definition_labels)
+                self.shapes = self.new_inference()
                 return None
             return Outcome("uncheckable", f"not checked: {error}")
         layouts = ["numerator", "denominator"] if has_derivative(self.left) or has_derivative(self.right) else ["numerator"]
