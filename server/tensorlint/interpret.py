@@ -20,6 +20,8 @@ from tensorlint.shapes import Declared
 from tensorlint.verify import Outcome, verify
 
 MAX_SPAN_CHARACTERS = 200_000
+# Names that mean a constant unless the document declares them: never read as being defined.
+CONSTANT_NAMES = {"I", "e", "delta", "pi", "0", "1", "infty"}
 
 
 @dataclass
@@ -342,7 +344,13 @@ class Interpreter:
                 return
             target = self.definition_target(left.node)
             reverse = self.definition_target(right.node)
-            if target is None and reverse is not None and not reverse[1] and reverse[0] not in self.env.seen:
+            if (
+                target is None
+                and reverse is not None
+                and not reverse[1]
+                and reverse[0] not in self.env.seen
+                and reverse[0] not in CONSTANT_NAMES
+            ):
                 self.define(reverse, left)
                 self.add_claim(left, right, "definition", f"defines `{reverse[0]}`")
                 return

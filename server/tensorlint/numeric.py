@@ -99,8 +99,11 @@ class Instance:
             return np.ones(shape, dtype=complex)
         if key in self.positive:
             if len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
+                # Positive definite in the sense x^T X x > 0, but not symmetric: det X > 0 and X^{-T} ≠ X^{-1},
+                # so a missing transpose in d log det X / dX cannot hide.
                 a = self.rng.standard_normal(shape)
-                return (a @ a.T / shape[0] + np.eye(shape[0])).astype(complex)
+                skew = self.rng.standard_normal(shape)
+                return (a @ a.T / shape[0] + np.eye(shape[0]) + 0.5 * (skew - skew.T)).astype(complex)
             return self.rng.uniform(0.5, 2.0, shape).astype(complex)
         return self.rng.standard_normal(shape).astype(complex)
 

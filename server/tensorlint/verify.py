@@ -155,6 +155,10 @@ class Checker:
             right_shape = self.shapes.infer(self.right)
             if left_shape is not None and right_shape is not None:
                 self.same_shape(left_shape, right_shape)
+            elif isinstance(self.left, ir.Deriv) and right_shape is not None:
+                self.fit_derivative(self.left, right_shape)
+            elif isinstance(self.right, ir.Deriv) and left_shape is not None:
+                self.fit_derivative(self.right, left_shape)
         except ShapeError as error:
             own = {id(node) for node in ir.walk(self.left)} | {id(node) for node in ir.walk(self.right)}
             guessed = self.guessed_names(names)
@@ -176,6 +180,37 @@ class Checker:
         layouts = ["numerator", "denominator"] if has_derivative(self.left) or has_derivative(self.right) else ["numerator"]
         results = {layout: self.trials(layout) for layout in layouts}
         return self.decide(results, names)
+
+    def fit_derivative(self, derivative: ir.Deriv, other: tuple) -> None:
+        """Size the other side like the derivative in one of the layouts, so ``I`` in
+        ``∂ tr(X)/∂X = I`` gets X's size. Nothing is decided here: the numeric check tries both layouts."""
+        unifier = self.shapes.unifier
+        numerator = self.shapes.infer(derivative.numerator)
+        wrt = self.shapes.name_shape(derivative.wrt.key)
+        if numerator is None or wrt is None or derivative.wrt.indices is not None:
+            return
+        candidates: list[tuple] = []
+
+        def is_vector(shape: tuple) -> bool:
+            return len(shape) == 2 and (unifier.find(shape[0]) == 1 or unifier.find(shape[1]) == 1)
+
+        def length(shape: tuple) -> Dim:
+            return shape[1] if unifier.find(shape[0]) == 1 else shape[0]
+
+        scalar = numerator == () or (len(numerator) == 2 and all(unifier.find(d) == 1 for d in numerator))
+        if scalar and len(wrt) == 2:
+            candidates = [wrt, (wrt[1], wrt[0])]
+        elif wrt == () and len(numerator) == 2:
+            candidates = [numerator, (numerator[1], numerator[0])]
+        elif is_vector(numerator) and is_vector(wrt):
+            candidates = [(length(numerator), length(wrt)), (length(wrt), length(numerator))]
+        for candidate in candidates:
+            saved = dict(unifier.parent)
+            try:
+                self.same_shape(candidate, other)
+                return
+            except ShapeError:
+                unifier.parent = saved
 
     def guessed_names(self, names: set[str]) -> set[str]:
         return {key for key in names if key not in self.env.declared and key not in self.env.definitions}
@@ -448,10 +483,21 @@ class Checker:
             return Outcome("wrong", wrong[0].detail, "TL201")
         detail = next(iter(results.values())).detail
         guessed = sorted(self.guessed_names(names))
+        if not guessed and self.unresolved():
+            return Outcome("uncheckable", "not checked: the size of a constant such as I or 1 is not known here")
         if guessed:
             listed = ", ".join(f"`{name}`" for name in guessed)
             return Outcome("uncheckable", f"not checked: the shapes do not fit, but the shape of {listed} is a guess")
         return self.shape_outcome(detail)
+
+    def unresolved(self) -> bool:
+        """Whether a constant (I, 1, e_i) in the claim has a size nothing in the document fixes."""
+        unifier = self.shapes.unifier
+        for shape in self.shapes.const_shapes.values():
+            for dim in unifier.resolve(shape):
+                if isinstance(dim, str) and dim.startswith("?"):
+                    return True
+        return False
 
     def shape_outcome(self, detail: str) -> Outcome:
         derivative = next(
