@@ -16,7 +16,11 @@ EXPECT = re.compile(r"<!-- expect: ([a-z ]+) -->")
 
 def cases(name: str) -> list[tuple[int, set[str]]]:
     lines = (DATA / name).read_text(encoding="utf-8").splitlines()
-    return [(number, set(match.group(1).split())) for number, line in enumerate(lines, 1) if (match := EXPECT.search(line))]
+    return [
+        (number, set(match.group(1).split()))
+        for number, line in enumerate(lines, 1)
+        if (match := EXPECT.search(line))
+    ]
 
 
 @pytest.mark.parametrize("name", ["denominator_layout.md", "numerator_layout.md", "index_notation.md"])

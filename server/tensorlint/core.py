@@ -20,7 +20,7 @@ def check_text(path: str, text: str, config: Config | None = None) -> FileResult
 
         document = extract(path, text)
         return check_document(document, config)
-    except Exception as error:  # noqa: BLE001 - the core never raises on bad input
+    except Exception as error:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         return FileResult(
             path=path,

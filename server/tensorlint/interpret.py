@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from tensorlint import ir
 from tensorlint import syntax as ast
 from tensorlint.lower import Scope, lower, name_key
-from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan
+from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan, Severity
 from tensorlint.parse import parse_span
 from tensorlint.prose import facts
 from tensorlint.shapes import Declared
@@ -52,7 +52,9 @@ class Environment:
         variables = (set(self.declared) - functions) | {
             key for key, value in self.definitions.items() if not value.parameters
         }
-        matrices = {key for key, value in self.declared.items() if len(value.shape) == 2 and 1 not in value.shape}
+        matrices = {
+            key for key, value in self.declared.items() if len(value.shape) == 2 and 1 not in value.shape
+        }
         scope = Scope(variables, functions, set(self.dims), matrices, set(self.all_ones), config.unify_fonts)
         scope.aliases = dict(self.aliases)
         return scope
@@ -158,7 +160,9 @@ class Interpreter:
             else:
                 for fact in facts(event.text, span_texts, event.start):  # type: ignore[attr-defined]
                     self.prose_fact(fact)
-        return FileResult(document.path, document.text, self.claims, list(document.problems) + self.diagnostics)
+        return FileResult(
+            document.path, document.text, self.claims, list(document.problems) + self.diagnostics
+        )
 
     def directive(self, body: str, at: int) -> None:
         body = body.strip()
@@ -207,7 +211,9 @@ class Interpreter:
 
     def set_declared(self, key: str, declared: Declared) -> None:
         self.env.declared[key] = declared
-        self.env.definitions.pop(key, None) if declared.arguments is None and key in self.env.definitions else None
+        self.env.definitions.pop(
+            key, None
+        ) if declared.arguments is None and key in self.env.definitions else None
         for dim in declared.shape:
             if isinstance(dim, str):
                 self.env.dims.add(dim)
@@ -217,7 +223,7 @@ class Interpreter:
     # Math -------------------------------------------------------------------------------------------------
 
     def problem(self, span: MathSpan, start: int, end: int, code: str, message: str) -> None:
-        severity = "hint"
+        severity: Severity = "hint"
         doc_start = span.doc_offset(start)
         doc_end = span.doc_offset(max(start, end - 1)) + 1 if end > start else doc_start
         self.diagnostics.append(Diagnostic(code, message, doc_start, doc_end, severity))
@@ -305,8 +311,10 @@ class Interpreter:
             if key in ("delta", "e", "I"):
                 return None
             index = node.index
-            items = list(index.items) if isinstance(index, ast.Delimited) else (
-                list(index.items) if isinstance(index, ast.Juxt) else [index]
+            items = (
+                list(index.items)
+                if isinstance(index, ast.Delimited)
+                else (list(index.items) if isinstance(index, ast.Juxt) else [index])
             )
             labels = []
             for item in items:
@@ -331,7 +339,7 @@ class Interpreter:
             return
         if op in ("=", "def"):
             call = self.call_target(left.node)
-            if call is not None and op == "def" or (call is not None and call[0] not in self.env.seen):
+            if (call is not None and op == "def") or (call is not None and call[0] not in self.env.seen):
                 assert call is not None
                 scope = self.env.scope(self.config)
                 scope.variables |= set(call[1])
@@ -409,11 +417,11 @@ class Interpreter:
     def is_definition(self, target: tuple[str, tuple[str, ...]], left: Part, right: Part) -> bool:
         key, labels = target
         names = {
-            name_key(node, self.config.unify_fonts) for node in ast.walk(right.node) if isinstance(node, ast.Name)
+            name_key(node, self.config.unify_fonts)
+            for node in ast.walk(right.node)
+            if isinstance(node, ast.Name)
         }
-        if key in names and not labels:
-            return False
-        return True
+        return not (key in names and not labels)
 
     def define(self, target: tuple[str, tuple[str, ...]], right: Part) -> None:
         key, labels = target
@@ -438,7 +446,9 @@ class Interpreter:
 
     # Claims -----------------------------------------------------------------------------------------------
 
-    def add_claim(self, left: Part, right: Part, verdict: str, message: str, layout: str | None = None) -> Claim:
+    def add_claim(
+        self, left: Part, right: Part, verdict: str, message: str, layout: str | None = None
+    ) -> Claim:
         start, end = left.start, right.end
         if end < start:
             start, end = right.start, left.end
@@ -464,7 +474,11 @@ class Interpreter:
                 for node in ast.walk(part.node):
                     if isinstance(node, ast.Name):
                         env.known.add(name_key(node, self.config.unify_fonts))
-        codes = {"wrong": ("TL201", "error"), "shape": (outcome.code or "TL101", "error"), "layout": ("TL203", "warning")}
+        codes = {
+            "wrong": ("TL201", "error"),
+            "shape": (outcome.code or "TL101", "error"),
+            "layout": ("TL203", "warning"),
+        }
         if verdict in codes:
             code, severity = codes[verdict]
             self.diagnostics.append(Diagnostic(code, outcome.message, claim.start, claim.end, severity))  # type: ignore[arg-type]

@@ -9,18 +9,32 @@ with the reason, which later makes the claim ``uncheckable`` rather than wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tensorlint import ir
 from tensorlint import syntax as ast
 
 DISTINCT_FONTS = {"bb", "cal", "frak", "hat", "bar", "tilde", "dot", "ddot", "check"}
-ELEMENTWISE = {"log", "exp", "sigmoid", "tanh", "sin", "cos", "sinh", "cosh", "sign", "relu", "softmax", "sqrt"}
+ELEMENTWISE = {
+    "log",
+    "exp",
+    "sigmoid",
+    "tanh",
+    "sin",
+    "cos",
+    "sinh",
+    "cosh",
+    "sign",
+    "relu",
+    "softmax",
+    "sqrt",
+}
 FUNCTION_NAMES = {"sigma": "sigmoid", "tanh": "tanh"}
 MATRIX_FUNCTIONS = {"tr", "det", "logdet", "vec", "diag"} | ELEMENTWISE
 
 
 def name_key(node: ast.Name, unify_fonts: bool = True) -> str:
-    """The variable a name refers to: fonts are unified except those that make a new symbol (``\\mathbb{E}``)."""
+    """The variable a name refers to; fonts are unified except those making a new symbol (``\\mathbb{E}``)."""
     if node.font in DISTINCT_FONTS or (not unify_fonts and node.font):
         return f"{node.text}@{node.font}"
     return node.text
@@ -68,7 +82,7 @@ class Lowerer:
 
     def name(self, node: ast.Name) -> ir.Expr:
         key = self.key(node)
-        where = {"start": node.start, "end": node.end}
+        where: Any = {"start": node.start, "end": node.end}
         if key == "I" and "I" not in self.scope.variables:
             return ir.Identity(None, **where)
         return ir.Var(key, **where)
@@ -83,9 +97,7 @@ class Lowerer:
     def index_refs(self, node: ast.Node, axes: int | None) -> tuple[ir.IndexRef, ...] | None:
         """Indices written in a subscript: ``ij``, ``3,7``, ``31`` (two indices of a matrix), ``i,:``."""
         items: list[ast.Node]
-        if isinstance(node, ast.Delimited) and node.kind == "{}":
-            items = list(node.items)
-        elif isinstance(node, ast.Juxt):
+        if (isinstance(node, ast.Delimited) and node.kind == "{}") or isinstance(node, ast.Juxt):
             items = list(node.items)
         else:
             items = [node]
@@ -114,7 +126,7 @@ class Lowerer:
 
     def subscript(self, node: ast.Sub) -> ir.Expr:
         base, index = node.base, node.index
-        where = {"start": node.start, "end": node.end}
+        where: Any = {"start": node.start, "end": node.end}
         if isinstance(base, ast.Number) and base.text == "1":
             return ir.Ones(self.dimension(index), **where)
         if isinstance(base, ast.Number) and base.text == "0":
@@ -200,7 +212,7 @@ class Lowerer:
         if not isinstance(base, ast.Name):
             return None
         key = self.key(base)
-        where = {"start": item.start, "end": following.end}
+        where: Any = {"start": item.start, "end": following.end}
         args = tuple(self.expr(argument) for argument in following.items)
         if key in FUNCTION_NAMES and key not in self.scope.variables and len(args) == 1:
             return ir.Unary(FUNCTION_NAMES[key], args[0], **where)
@@ -219,7 +231,7 @@ class Lowerer:
     # Derivatives ------------------------------------------------------------------------------------------
 
     def derivative_operator(self, node: ast.Node) -> tuple[ir.Wrt, bool] | ir.Unsupported | None:
-        """``\\frac{\\partial}{\\partial W}``, ``\\partial_X``, ``\\nabla_X``: an operator acting on what follows."""
+        """``\\frac{\\partial}{\\partial W}``, ``\\partial_X``, ``\\nabla_X``: operators on what follows."""
         if isinstance(node, ast.Frac) and self.is_bare_differential(node.numerator):
             return self.wrt(node.denominator)
         if isinstance(node, ast.Sub) and isinstance(node.base, ast.Partial | ast.Nabla):
@@ -288,7 +300,7 @@ class Lowerer:
         return self.unsupported(node, "a list where one expression was expected")
 
     def delimited(self, node: ast.Delimited) -> ir.Expr:
-        where = {"start": node.start, "end": node.end}
+        where: Any = {"start": node.start, "end": node.end}
         if node.kind in ("()", "{}") or (node.kind == "[]" and len(node.items) == 1):
             if len(node.items) != 1:
                 return self.unsupported(node, "a tuple of several expressions")
@@ -308,7 +320,7 @@ class Lowerer:
         return self.unsupported(node, "an unknown bracket")
 
     def superscript(self, node: ast.Sup) -> ir.Expr:
-        where = {"start": node.start, "end": node.end}
+        where: Any = {"start": node.start, "end": node.end}
         exponent = node.exponent
         base = self.expr(node.base)
         if isinstance(exponent, ast.Neg) and isinstance(exponent.operand, ast.Number):
@@ -320,7 +332,7 @@ class Lowerer:
         return self.unsupported(node, "a superscript that is not a transpose, an inverse or a power")
 
     def big_operator(self, node: ast.BigOp) -> ir.Expr:
-        where = {"start": node.start, "end": node.end}
+        where: Any = {"start": node.start, "end": node.end}
         labels: tuple[str, ...] = ()
         lower_bound = 1
         lower = node.lower
@@ -339,7 +351,7 @@ class Lowerer:
         return ir.Sum(labels, upper, lower_bound, body, node.op == "prod", **where)
 
     def function(self, node: ast.Func) -> ir.Expr:
-        where = {"start": node.start, "end": node.end}
+        where: Any = {"start": node.start, "end": node.end}
         if node.power is not None or node.sub is not None:
             return self.unsupported(node, f"`{node.name}` with a script")
         argument = node.arg
@@ -368,8 +380,8 @@ class Lowerer:
             return ir.Unary("det", literal, start=node.start, end=node.end)
         return literal
 
-    def expr(self, node: ast.Node) -> ir.Expr:  # noqa: C901 - one branch per node type
-        where = {"start": node.start, "end": node.end}
+    def expr(self, node: ast.Node) -> ir.Expr:
+        where: Any = {"start": node.start, "end": node.end}
         if isinstance(node, ast.Name):
             return self.name(node)
         if isinstance(node, ast.Number):

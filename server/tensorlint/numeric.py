@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -99,8 +100,8 @@ class Instance:
             return np.ones(shape, dtype=complex)
         if key in self.positive:
             if len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
-                # Positive definite in the sense x^T X x > 0, but not symmetric: det X > 0 and X^{-T} ≠ X^{-1},
-                # so a missing transpose in d log det X / dX cannot hide.
+                # Positive definite in the sense x^T X x > 0 but not symmetric: det X > 0 and
+                # X^{-T} ≠ X^{-1}, so a missing transpose in d log det X / dX cannot hide.
                 a = self.rng.standard_normal(shape)
                 skew = self.rng.standard_normal(shape)
                 return (a @ a.T / shape[0] + np.eye(shape[0]) + 0.5 * (skew - skew.T)).astype(complex)
@@ -177,7 +178,7 @@ class Evaluator:
         for label in labels:
             if label not in current:
                 size = self.label_size(label)
-                data = np.broadcast_to(data[..., None], data.shape + (size,)).copy()
+                data = np.broadcast_to(data[..., None], (*data.shape, size)).copy()
                 current.append(label)
         data = np.transpose(data, [current.index(label) for label in labels])
         if len(labels) == 1:
@@ -231,7 +232,9 @@ class Evaluator:
             self.overrides, self.cache = saved_overrides, saved_cache
             self.depth -= 1
 
-    def directional(self, expr: ir.Expr, points: dict[str, np.ndarray], directions: dict[str, np.ndarray]) -> Value:
+    def directional(
+        self, expr: ir.Expr, points: dict[str, np.ndarray], directions: dict[str, np.ndarray]
+    ) -> Value:
         """d/dt expr(points + t·directions) at t = 0."""
         if self.depth == 0:
             changes = {key: points[key] + 1j * STEP * directions[key] for key in points}
@@ -245,7 +248,7 @@ class Evaluator:
 
     # The evaluator ------------------------------------------------------------------------------------
 
-    def eval(self, expr: ir.Expr) -> Value:  # noqa: C901 - one branch per IR node
+    def eval(self, expr: ir.Expr) -> Value:
         if isinstance(expr, ir.Var):
             return self.variable(expr.key)
         if isinstance(expr, ir.Const):
@@ -323,13 +326,13 @@ class Evaluator:
         data = value.data
         lead = len(value.labels)
         if len(shape) == 2 and len(refs) == 1 and 1 in shape:
-            data = data.reshape(data.shape[:lead] + (max(shape),))
+            data = data.reshape((*data.shape[:lead], max(shape)))
             shape = (max(shape),)
         if len(shape) != len(refs):
             raise Unsupported(f"{len(refs)} indices on a value with {len(shape)} axes")
         labels = list(value.labels)
         repeated = set(value.repeated)
-        selectors: list[object] = [slice(None)] * lead
+        selectors: list[Any] = [slice(None)] * lead
         new_labels: list[str] = []
         for ref, size in zip(refs, shape, strict=True):
             if ref == ":":
@@ -352,7 +355,9 @@ class Evaluator:
 
     def multiply(self, left: Value, right: Value, dot: bool = False) -> Value:
         if left.tensor is not None or right.tensor is not None:
-            raise Unsupported("a product with a third- or higher-order derivative (a contraction, not a matrix product)")
+            raise Unsupported(
+                "a product with a third- or higher-order derivative (a contraction, not a matrix product)"
+            )
         a, b, labels, repeated = align(left, right)
         left_shape, right_shape = left.matrix_shape, right.matrix_shape
         if left_shape == () or right_shape == ():
@@ -374,7 +379,7 @@ class Evaluator:
     def add(self, left: Value, right: Value, sign: int) -> Value:
         if left.tensor is not None or right.tensor is not None:
             raise Unsupported("a sum involving a derivative tensor")
-        a, b, labels, repeated = align(left, right)
+        a, b, labels, _ = align(left, right)
         if left.matrix_shape != right.matrix_shape:
             if natural(left.matrix_shape) == () and natural(right.matrix_shape) == ():
                 a = a.reshape(a.shape[: len(labels)])
@@ -387,7 +392,7 @@ class Evaluator:
                 raise Unsupported(f"adding {left.matrix_shape} and {right.matrix_shape}")
         return Value(a + sign * b, labels, left.repeated | right.repeated)
 
-    def unary(self, op: str, value: Value) -> Value:  # noqa: C901
+    def unary(self, op: str, value: Value) -> Value:
         data, labels = value.data, value.labels
         shape = value.matrix_shape
         if value.tensor is not None and op not in ("neg",):
@@ -549,7 +554,7 @@ class Evaluator:
     # Derivatives --------------------------------------------------------------------------------------
 
     def jacobian(self, numerator: ir.Expr, key: str) -> tuple[Value, np.ndarray]:
-        """The full derivative of ``numerator`` by the variable ``key``: axes are the numerator's, then X's."""
+        """The full derivative of ``numerator`` by the variable ``key``: the numerator's axes, then X's."""
         point = self.point(key)
         columns = []
         probe: Value | None = None
@@ -610,7 +615,7 @@ class Evaluator:
             raise Unsupported("the indices in a derivative do not match the variable")
         data = full.data.reshape(full.data.shape[:lead] + x_natural)
         labels = list(full.labels)
-        selectors: list[object] = [slice(None)] * lead
+        selectors: list[Any] = [slice(None)] * lead
         new_labels: list[str] = []
         for ref, size in zip(refs, x_natural, strict=True):
             if isinstance(ref, int):
@@ -640,9 +645,13 @@ class Evaluator:
         operand = expr.operand
         if isinstance(operand, ir.Var) and operand.key in self.varying:
             return Value(self.direction(operand.key))
-        if isinstance(operand, ir.Unary) and operand.op == "transpose" and isinstance(operand.operand, ir.Var):
-            if operand.operand.key in self.varying:
-                return self.unary("transpose", Value(self.direction(operand.operand.key)))
+        if (
+            isinstance(operand, ir.Unary)
+            and operand.op == "transpose"
+            and isinstance(operand.operand, ir.Var)
+            and operand.operand.key in self.varying
+        ):
+            return self.unary("transpose", Value(self.direction(operand.operand.key)))
         if not self.varying:
             raise Unsupported("a differential with nothing said to vary")
         points = {key: self.point(key) for key in self.varying}

@@ -58,7 +58,7 @@ class _NoLexer(Lexer):
 
 
 def grammar_path() -> Path:
-    """The grammar ships inside the wheel as ``tensorlint/grammar``; an editable install reads ``grammar/``."""
+    """The grammar: ``tensorlint/grammar`` inside a wheel, ``grammar/`` at the top of a source checkout."""
     packaged = Path(__file__).with_name("grammar") / "math.lark"
     if packaged.exists():
         return packaged
@@ -70,7 +70,7 @@ def _font(token: Token) -> tuple[str, str]:
     return text, font
 
 
-def _cover(*parts: Any) -> dict[str, int]:
+def _cover(*parts: Any) -> Any:
     """The smallest range covering every token and node among ``parts`` (lists and tuples searched)."""
     start, end = None, None
     stack = list(parts)
@@ -92,7 +92,7 @@ def _cover(*parts: Any) -> dict[str, int]:
     return {"start": start or 0, "end": end or 0}
 
 
-def _at(token: Token) -> dict[str, int]:
+def _at(token: Token) -> Any:
     return {"start": token.start_pos or 0, "end": token.end_pos or 0}
 
 
@@ -184,12 +184,17 @@ class _Build(Transformer):
 
     def superscript(self, base: ast.Node, _: Token, exponent: ast.Node) -> ast.Node:
         if isinstance(exponent, _TopMark):
-            return ast.Transpose(base, inverse=exponent.inverse, mark=exponent.mark, **_cover(base, _, exponent))
+            return ast.Transpose(
+                base, inverse=exponent.inverse, mark=exponent.mark, **_cover(base, _, exponent)
+            )
         if isinstance(exponent, ast.Name) and exponent.text == "T" and exponent.font in ("", "rm", "sf"):
             return ast.Transpose(base, mark="^T", **_cover(base, _, exponent))
-        if isinstance(exponent, ast.Neg) and isinstance(exponent.operand, ast.Name):
-            if exponent.operand.text == "T":
-                return ast.Transpose(base, inverse=True, mark="^{-T}", **_cover(base, _, exponent))
+        if (
+            isinstance(exponent, ast.Neg)
+            and isinstance(exponent.operand, ast.Name)
+            and exponent.operand.text == "T"
+        ):
+            return ast.Transpose(base, inverse=True, mark="^{-T}", **_cover(base, _, exponent))
         return ast.Sup(base, exponent, **_cover(base, _, exponent))
 
     def prime(self, base: ast.Node, _: Token) -> ast.Node:
@@ -240,9 +245,6 @@ class _Build(Transformer):
     def slice(self, token: Token) -> ast.Node:
         return ast.Text(":", **_at(token))
 
-    def _delimited(self, kind: str, meta: Any, items: tuple[list[ast.Node], str]) -> ast.Node:
-        return ast.Delimited(kind, tuple(items[0]), items[1], **_cover(token))
-
     def parens(self, _: Token, items: Any, __: Token) -> ast.Node:
         return _delimited("()", _, items, __)
 
@@ -267,10 +269,14 @@ class _Build(Transformer):
     def func_call(self, token: Token, scripts: tuple, _: Token, items: Any, __: Token) -> ast.Node:
         nodes, separator = items
         argument = ast.Delimited("()", tuple(nodes), separator, start=_.start_pos or 0, end=__.end_pos or 0)
-        return ast.Func(str(token.value), argument, True, scripts[0], scripts[1], **_cover(token, scripts, _, items, __))
+        return ast.Func(
+            str(token.value), argument, True, scripts[0], scripts[1], **_cover(token, scripts, _, items, __)
+        )
 
     def func_apply(self, token: Token, scripts: tuple, argument: ast.Node) -> ast.Node:
-        return ast.Func(str(token.value), argument, False, scripts[0], scripts[1], **_cover(token, scripts, argument))
+        return ast.Func(
+            str(token.value), argument, False, scripts[0], scripts[1], **_cover(token, scripts, argument)
+        )
 
     def sqrt(self, _: Token, argument: ast.Node) -> ast.Node:
         return ast.Sqrt(argument, **_cover(_, argument))
@@ -371,12 +377,13 @@ def parse_statement(tokens: list[Token]) -> ast.Chain | ast.Node | str:
     try:
         for token in tokens:
             interactive.feed_token(token)
-        return interactive.feed_eof()  # type: ignore[no-any-return]
+        result: ast.Node = interactive.feed_eof()
+        return result
     except UnexpectedInput as error:
-        token = getattr(error, "token", None)
-        if token is None or token.type == "$END":
+        unexpected = getattr(error, "token", None)
+        if unexpected is None or unexpected.type == "$END":
             return "the formula ends too early"
-        return f"unexpected `{_font(token)[0]}`"
+        return f"unexpected `{_font(unexpected)[0]}`"
     except (LarkError, RecursionError, ValueError, TypeError, IndexError, KeyError) as error:
         return f"cannot read this formula ({type(error).__name__})"
 

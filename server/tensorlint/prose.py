@@ -29,7 +29,10 @@ class ProseFact:
 
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # "let $W$ be a $n\times m$ matrix", "$x$ is a $m\times 1$ vector"
-    ("size", re.compile(rf"({NAME})\s+(?:be|is|are|denote)\s+(?:an?\s+)?(\$\d+\$)\s+(matrix|vector|array)", re.I)),
+    (
+        "size",
+        re.compile(rf"({NAME})\s+(?:be|is|are|denote)\s+(?:an?\s+)?(\$\d+\$)\s+(matrix|vector|array)", re.I),
+    ),
     # "a matrix W that is C rows by D columns", "W ... a matrix with D rows and C columns"
     (
         "rows-columns",
@@ -88,7 +91,9 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
             groups = match.groups()
             if kind == "size":
                 found.append(
-                    ProseFact("size", read_name(groups[0], spans), value=read_name(groups[1], spans), offset=at)
+                    ProseFact(
+                        "size", read_name(groups[0], spans), value=read_name(groups[1], spans), offset=at
+                    )
                 )
             elif kind in ("rows-columns", "named-rows-columns"):
                 if groups[0] is None:
@@ -111,7 +116,9 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
                 found.append(_vector(read_name(name, spans), read_name(size, spans), orientation, at))
             elif kind == "orientation":
                 for name in groups[:2]:
-                    found.append(ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at))
+                    found.append(
+                        ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at)
+                    )
             elif kind == "all-ones":
                 found.append(ProseFact("all-ones", read_name(groups[0], spans), offset=at))
             elif kind == "layout":

@@ -1,7 +1,7 @@
 """The LaTeX math scanner: one span of math text in, a list of grammar tokens out.
 
-LaTeX cannot be tokenized by a context-free lexer: whether ``|`` opens or closes, whether ``\\ `` is a space or
-the separator of a row vector ``[a \\ b]``, whether ``\\text{T}`` is a transpose or a remark, and which
+LaTeX cannot be tokenized by a context-free lexer: whether ``|`` opens or closes, whether ``\\ `` is a space
+or the separator of a row vector ``[a \\ b]``, whether ``\\text{T}`` is a transpose or a remark, and which
 ``(`` belongs to ``\\operatorname{tr}`` all depend on what came before. This scanner makes those decisions
 with a little state, drops typographic noise (``\\left``, ``\\,``, ``\\displaystyle``, ``\\label{..}``), and
 hands Lark clean tokens whose positions are offsets into the span text.
@@ -49,7 +49,17 @@ SKIPPED = {
     "medspace", "thickspace", "thinspace", "enspace", "negthinspace", "nobreak", "allowbreak", "relax",
     "mathopen", "mathclose", "mathord", "mathrel", "mathbin", "mathop", "mathpunct", "mathinner",
 }  # fmt: skip
-SKIPPED_WITH_ARGUMENT = {"label", "tag", "hspace", "vspace", "phantom", "hphantom", "vphantom", "eqref", "ref"}
+SKIPPED_WITH_ARGUMENT = {
+    "label",
+    "tag",
+    "hspace",
+    "vspace",
+    "phantom",
+    "hphantom",
+    "vphantom",
+    "eqref",
+    "ref",
+}
 SPACES = {",", ";", ":", "!", ">", " "}
 TRANSPOSE_WORDS = {"T", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\text{T}", "\\rm T", "t"}
 SEPARATOR_COMMANDS = {
@@ -248,9 +258,10 @@ class Scanner:
         text = self.text
         kind = PUNCTUATION[character]
         end = start + 1
-        if character == ":" and text.startswith(":=", start):
-            kind, end = "DEFEQ", start + 2
-        elif character == "=" and text.startswith("=:", start) and not text.startswith("=:=", start):
+        definition_mark = (character == ":" and text.startswith(":=", start)) or (
+            character == "=" and text.startswith("=:", start) and not text.startswith("=:=", start)
+        )
+        if definition_mark:
             kind, end = "DEFEQ", start + 2
         elif character == "{" and self.font_switch_group(start):
             return
@@ -379,7 +390,7 @@ class Scanner:
             self.emit("RCURLY", "}", end - 1, end)
         self.position = end
 
-    def command(self, start: int) -> None:  # noqa: C901 - one branch per family of commands
+    def command(self, start: int) -> None:
         name, end = self.read_command(start)
         text = self.text
         if name in SPACES:
@@ -393,7 +404,9 @@ class Scanner:
             after = self.skip_spaces(end)
             if text.startswith("[", after):
                 close = text.find("]", after)
-                if 0 < close - after < 12 and any(unit in text[after:close] for unit in ("pt", "em", "ex", "mm")):
+                if 0 < close - after < 12 and any(
+                    unit in text[after:close] for unit in ("pt", "em", "ex", "mm")
+                ):
                     self.position = close + 1
         elif name in ("|", "Vert"):
             self.bar("‖", start, end)
@@ -518,7 +531,7 @@ class Scanner:
         if group is None:
             self.position = end
             return
-        content, content_start, group_end = group
+        content, _, group_end = group
         stripped = content.strip()
         if stripped in ("T", "\\top", "t") and self._after_caret():
             self.emit("TOP", stripped, start, group_end)

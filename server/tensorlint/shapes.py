@@ -126,14 +126,14 @@ class Unifier:
             # 3·?a = 9 binds ?a = 3 when the numbers divide.
             unknowns = [factor for factor in alone if isinstance(factor, str) and factor.startswith("?")]
             numbers = [factor for factor in alone if isinstance(factor, int)]
-            if len(unknowns) == 1 and len(numbers) + 1 == len(alone) and len(other) == 1:
-                if isinstance(other[0], int):
-                    divisor = 1
-                    for number in numbers:
-                        divisor *= number
-                    if divisor and other[0] % divisor == 0:
-                        self.parent[unknowns[0]] = other[0] // divisor
-                        return True
+            divisible = len(unknowns) == 1 and len(numbers) + 1 == len(alone) and len(other) == 1
+            if divisible and isinstance(other[0], int):
+                divisor = 1
+                for number in numbers:
+                    divisor *= number
+                if divisor and other[0] % divisor == 0:
+                    self.parent[unknowns[0]] = other[0] // divisor
+                    return True
         return not left and not right
 
     def resolve(self, shape: Shape) -> Shape:
@@ -273,14 +273,15 @@ class ShapeInference:
         if shape is not None and len(shape) == 2:
             self.unify(shape[0], shape[1], expr, f"{what} needs a square matrix")
 
-    def infer(self, expr: ir.Expr) -> Shape | None:  # noqa: C901 - one branch per IR node
+    def infer(self, expr: ir.Expr) -> Shape | None:
         if isinstance(expr, ir.Var):
             return self.name_shape(expr.key)
         if isinstance(expr, ir.Const):
             return ()
+        shape: Shape | None
         if isinstance(expr, ir.Ones):
             dim = expr.dim if expr.dim is not None else self.unifier.fresh()
-            shape: Shape = (dim, self.unifier.fresh()) if expr.square else (dim, 1)
+            shape = (dim, self.unifier.fresh()) if expr.square else (dim, 1)
             self.const_shapes[id(expr)] = shape
             return shape
         if isinstance(expr, ir.Identity):

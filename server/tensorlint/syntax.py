@@ -156,7 +156,8 @@ class Chain(Node):
     """``a = b \\ne c``: ``parts`` and the ``ops`` between them.
 
     A statement that starts with a relation (``= W x``) has ``None`` as its first part: it continues the
-    previous chain. ``ops`` holds ``=``, ``ne``, ``def``, ``<``, ``>``, ``le``, ``ge``, ``approx``, ``in``, ``to``.
+    previous chain. ``ops`` holds ``=``, ``ne``, ``def``, ``<``, ``>``, ``le``, ``ge``, ``approx``, ``in``,
+    ``to``.
     """
 
     parts: tuple[Node | None, ...]

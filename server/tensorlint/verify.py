@@ -57,7 +57,9 @@ def variables(expr: ir.Expr) -> set[str]:
 
 
 class Checker:
-    def __init__(self, left: ir.Expr, right: ir.Expr, op: str, env: Environment, config: Config, latex: str) -> None:
+    def __init__(
+        self, left: ir.Expr, right: ir.Expr, op: str, env: Environment, config: Config, latex: str
+    ) -> None:
         self.left, self.right, self.op = left, right, op
         self.env, self.config, self.latex = env, config, latex
         # Definitions that do not fit this claim's shapes: such a name is read as a fresh variable, as the
@@ -177,7 +179,11 @@ class Checker:
                 self.shapes = self.new_inference()
                 return None
             return Outcome("uncheckable", f"not checked: {error}")
-        layouts = ["numerator", "denominator"] if has_derivative(self.left) or has_derivative(self.right) else ["numerator"]
+        layouts = (
+            ["numerator", "denominator"]
+            if has_derivative(self.left) or has_derivative(self.right)
+            else ["numerator"]
+        )
         results = {layout: self.trials(layout) for layout in layouts}
         return self.decide(results, names)
 
@@ -420,7 +426,8 @@ class Checker:
         at = f" at entry{label_text} ({entry})" if position else ""
         return Result(
             "wrong",
-            f"false{where}{at}: the left side is {a_real[position]:.4g}, the right side {b_real[position]:.4g}",
+            f"false{where}{at}: the left side is {a_real[position]:.4g}, "
+            f"the right side {b_real[position]:.4g}",
         )
 
     def compare_tensor(self, left: Value, right: Value, named: dict[str, int]) -> Result:
@@ -435,13 +442,17 @@ class Checker:
         f_shape, x_shape = tensor.tensor
         f_size, x_size = int(np.prod(f_shape)), int(np.prod(x_shape))
         data = tensor.data
-        order = list(reversed(range(len(f_shape)))) + [len(f_shape) + axis for axis in reversed(range(len(x_shape)))]
+        order = list(reversed(range(len(f_shape)))) + [
+            len(f_shape) + axis for axis in reversed(range(len(x_shape)))
+        ]
         jacobian = np.transpose(data, order).reshape(f_size, x_size)
         form = jacobian if self.current_layout == "numerator" else jacobian.T
         if other.data.shape == form.shape:
             a, b = (form, other.data) if tensor is left else (other.data, form)
             return self.values(a, b, (), named)
-        order_name = {3: "third", 4: "fourth"}.get(len(f_shape) + len(x_shape), f"order-{len(f_shape) + len(x_shape)}")
+        order_name = {3: "third", 4: "fourth"}.get(
+            len(f_shape) + len(x_shape), f"order-{len(f_shape) + len(x_shape)}"
+        )
         return Result(
             "shape",
             f"is a {order_name}-order tensor; the other side is a {describe(other.matrix_shape)}",
@@ -484,10 +495,14 @@ class Checker:
         detail = next(iter(results.values())).detail
         guessed = sorted(self.guessed_names(names))
         if not guessed and self.unresolved():
-            return Outcome("uncheckable", "not checked: the size of a constant such as I or 1 is not known here")
+            return Outcome(
+                "uncheckable", "not checked: the size of a constant such as I or 1 is not known here"
+            )
         if guessed:
             listed = ", ".join(f"`{name}`" for name in guessed)
-            return Outcome("uncheckable", f"not checked: the shapes do not fit, but the shape of {listed} is a guess")
+            return Outcome(
+                "uncheckable", f"not checked: the shapes do not fit, but the shape of {listed} is a guess"
+            )
         return self.shape_outcome(detail)
 
     def unresolved(self) -> bool:
@@ -501,7 +516,13 @@ class Checker:
 
     def shape_outcome(self, detail: str) -> Outcome:
         derivative = next(
-            (node for expr in (self.left, self.right) for node in ir.walk(expr) if isinstance(node, ir.Deriv)), None
+            (
+                node
+                for expr in (self.left, self.right)
+                for node in ir.walk(expr)
+                if isinstance(node, ir.Deriv)
+            ),
+            None,
         )
         if derivative is not None and "tensor" in detail:
             numerator = self.shapes.infer(derivative.numerator)
@@ -517,7 +538,8 @@ class Checker:
                 name = self.derivative_name(derivative)
                 return Outcome(
                     "shape",
-                    f"{name} is a {order}-order tensor {text}; the other side is a{'n' if other_text[0] in 'aeiou' else ''} {other_text}",
+                    f"{name} is a {order}-order tensor {text}; "
+                    f"the other side is {article(other_text)} {other_text}",
                     "TL202",
                 )
         return Outcome("shape", f"the derivative cannot have this shape: {detail}", "TL202")
@@ -532,6 +554,10 @@ class Checker:
         if isinstance(expr, ir.Prod) and all(isinstance(factor, ir.Var) for factor in expr.factors):
             return "".join(factor.key.split("@")[0] for factor in expr.factors)  # type: ignore[attr-defined]
         return " ".join(keys) or "…"
+
+
+def article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou8" else "a"
 
 
 def describe(shape: tuple[int, ...]) -> str:
