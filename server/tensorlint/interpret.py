@@ -20,6 +20,9 @@ from tensorlint.shapes import Declared
 from tensorlint.verify import Outcome, verify
 
 MAX_SPAN_CHARACTERS = 200_000
+# A note with more claims than this is checked up to here, with one hint saying where it stopped: the run
+# stays bounded (and deterministic, unlike a time limit) on generated or pasted megabyte-sized files.
+MAX_CLAIMS_PER_FILE = 10_000
 # Names that mean a constant unless the document declares them: never read as being defined.
 CONSTANT_NAMES = {"I", "e", "delta", "pi", "0", "1", "infty"}
 
@@ -45,6 +48,8 @@ class Environment:
     layout: str | None = None
     layout_where: int | None = None
     layout_fixed: bool = False
+    # Bumped on every change, so a claim checked twice in the same environment is checked once.
+    version: int = 0
 
     def scope(self, config: Config) -> Scope:
         functions = {key for key, value in self.declared.items() if value.arguments is not None}
@@ -139,8 +144,11 @@ class Interpreter:
         self.claims: list[Claim] = []
         self.diagnostics: list[Diagnostic] = []
         self.previous_tail: Part | None = None
+        self.memo: dict[tuple[str, str, int], Outcome] = {}
+        self.stopped = False
         if config.layout != "auto":
             self.env.layout, self.env.layout_fixed = config.layout, True
+            self.env.version += 1
 
     # Reading order ----------------------------------------------------------------------------------------
 
@@ -170,6 +178,7 @@ class Interpreter:
             value = body.split("=", 1)[1].strip()
             if value in ("numerator", "denominator"):
                 self.env.layout, self.env.layout_where, self.env.layout_fixed = value, at, True
+                self.env.version += 1
             return
         result = parse_span(body)
         for statement in result.statements:
@@ -186,11 +195,13 @@ class Interpreter:
         config = self.config
         if fact.kind == "layout" and not self.env.layout_fixed:
             self.env.layout, self.env.layout_where, self.env.layout_fixed = fact.value, fact.offset, True
+            self.env.version += 1
             return
         if fact.kind == "all-ones":
             key = prose_name(fact.name, config)
             if key:
                 self.env.all_ones.add(key)
+                self.env.version += 1
                 self.env.known.add(key)
             return
         key = prose_name(fact.name, config)
@@ -211,6 +222,7 @@ class Interpreter:
 
     def set_declared(self, key: str, declared: Declared) -> None:
         self.env.declared[key] = declared
+        self.env.version += 1
         self.env.definitions.pop(
             key, None
         ) if declared.arguments is None and key in self.env.definitions else None
@@ -229,6 +241,13 @@ class Interpreter:
         self.diagnostics.append(Diagnostic(code, message, doc_start, doc_end, severity))
 
     def span(self, span: MathSpan) -> None:
+        if self.stopped:
+            return
+        if len(self.claims) >= MAX_CLAIMS_PER_FILE:
+            self.stopped = True
+            message = f"this note has more than {MAX_CLAIMS_PER_FILE} claims; the rest of it is not checked"
+            self.diagnostics.append(Diagnostic("TL002", message, span.start, span.start, "hint"))
+            return
         if len(span.text) > MAX_SPAN_CHARACTERS:
             self.problem(span, 0, len(span.text), "TL002", "this formula is too long to check")
             return
@@ -344,6 +363,7 @@ class Interpreter:
                 scope = self.env.scope(self.config)
                 scope.variables |= set(call[1])
                 self.env.definitions[call[0]] = Definition(lower(right.node, scope), parameters=call[1])
+                self.env.version += 1
                 self.env.known.add(call[0])
                 self.add_claim(left, right, "definition", f"defines `{call[0]}`")
                 return
@@ -412,6 +432,7 @@ class Interpreter:
         entry = left.text.lower() if left.text.isupper() else left.text
         if entry != key:
             self.env.aliases[entry] = key
+            self.env.version += 1
         return True
 
     def is_definition(self, target: tuple[str, tuple[str, ...]], left: Part, right: Part) -> bool:
@@ -428,6 +449,7 @@ class Interpreter:
         scope = self.env.scope(self.config)
         expr = lower(right.node, scope)
         self.env.definitions[key] = Definition(expr, labels)
+        self.env.version += 1
         self.env.known.add(key)
         if key in self.env.declared and self.env.declared[key].arguments is None:
             # A definition is checked against the declaration when the name is used; keep both.
@@ -457,10 +479,15 @@ class Interpreter:
         return claim
 
     def check(self, left: Part, op: str, right: Part) -> None:
-        scope = self.env.scope(self.config)
-        left_ir, right_ir = lower(left.node, scope), lower(right.node, scope)
         latex = self.document.text[left.start : right.end]
-        outcome = verify(left_ir, right_ir, op, self.env, self.config, latex, left, right)
+        # The same claim in the same environment gets the same verdict: check it once.
+        key = (latex, op, self.env.version)
+        outcome = self.memo.get(key)
+        if outcome is None:
+            scope = self.env.scope(self.config)
+            left_ir, right_ir = lower(left.node, scope), lower(right.node, scope)
+            outcome = verify(left_ir, right_ir, op, self.env, self.config, latex, left, right)
+            self.memo[key] = outcome
         self.record(left, right, outcome)
 
     def record(self, left: Part, right: Part, outcome: Outcome) -> None:
@@ -468,12 +495,15 @@ class Interpreter:
         env = self.env
         if outcome.layout_used and not env.layout_fixed and env.layout is None and verdict == "verified":
             env.layout, env.layout_where = outcome.layout_used, left.start
+            env.version += 1
         claim = self.add_claim(left, right, verdict, outcome.message, outcome.layout_used)
         if verdict == "verified":
+            before = len(env.known)
             for part in (left, right):
                 for node in ast.walk(part.node):
                     if isinstance(node, ast.Name):
                         env.known.add(name_key(node, self.config.unify_fonts))
+            env.version += len(env.known) != before
         codes = {
             "wrong": ("TL201", "error"),
             "shape": (outcome.code or "TL101", "error"),

@@ -12,6 +12,7 @@ complex arithmetic for that reason; results are compared on the real part.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,12 @@ class Evaluator:
         self.varying = varying or set()
         # Index labels inside a definition live in their own namespace, "name::".
         self.scope = ""
+        # time.monotonic() after which evaluation gives up (the claim becomes uncheckable).
+        self.deadline = float("inf")
+
+    def reset(self) -> None:
+        """Forget cached values before evaluating the other side of a claim."""
+        self.overrides, self.cache, self.depth, self.scope = {}, {}, 0, ""
 
     # Names ----------------------------------------------------------------------------------------------
 
@@ -559,6 +566,8 @@ class Evaluator:
         columns = []
         probe: Value | None = None
         for flat in range(point.size):
+            if time.monotonic() > self.deadline:
+                raise Unsupported("the time budget for this claim ran out")
             direction = np.zeros(point.size, dtype=complex)
             direction[flat] = 1
             column = self.directional(numerator, {key: point}, {key: direction.reshape(point.shape)})

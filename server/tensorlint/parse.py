@@ -332,6 +332,8 @@ def _parser() -> Lark:
         propagate_positions=True,
         transformer=_Build(),
         maybe_placeholders=False,
+        # The LALR tables are cached in the temporary folder: building them costs ~50 ms at every start.
+        cache=True,
     )
 
 

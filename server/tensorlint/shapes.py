@@ -356,7 +356,9 @@ class ShapeInference:
 
     def same(self, first: Shape, second: Shape, expr: ir.Expr, what: str) -> None:
         if first == () or second == ():
-            if first != second:
+            other = first or second
+            # A 1×1 result (u^T v) is a scalar; an unknown 2-D shape may turn out to be 1×1.
+            if other and not (len(other) == 2 and all(self.unifier.unify(dim, 1) for dim in other)):
                 raise ShapeError(
                     f"{what} a {show_shape(self.unifier.resolve(first))} and a "
                     f"{show_shape(self.unifier.resolve(second))}",

@@ -7,6 +7,7 @@ makes the claim ``uncheckable`` with the reason.
 
 from __future__ import annotations
 
+import time
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tensorlint import ir
-from tensorlint.numeric import EvalError, Evaluator, Instance, Value, natural
+from tensorlint.numeric import EvalError, Evaluator, Instance, Unsupported, Value, natural
 from tensorlint.shapes import Dim, ShapeError, ShapeInference, show_dim, show_shape
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from tensorlint.model import Config
 
 POOLS = ([3, 4, 5, 2, 6, 7, 8, 9], [4, 2, 3, 5, 7, 6, 9, 8], [5, 3, 2, 4, 6, 8, 7, 9])
+# Concrete sizes above this are not instantiated: W_{7,8} is fine, R^{10^{12}} is not.
+MAX_DIMENSION = 64
 POSITIVE_OPS = {"inverse", "logdet", "det", "log", "sqrt", "abs"}
 
 
@@ -64,6 +67,7 @@ class Checker:
         self.env, self.config, self.latex = env, config, latex
         # Definitions that do not fit this claim's shapes: such a name is read as a fresh variable, as the
         # document reuses names with new shapes (a soft conflict starts a new binding).
+        self.deadline = time.monotonic() + max(0.01, config.claim_timeout)
         self.dropped: set[str] = set()
         self.ignored: set[str] = set()
         self.shapes = self.new_inference()
@@ -251,6 +255,8 @@ class Checker:
         def size(dim: object) -> int:
             root = unifier.find(dim)  # type: ignore[arg-type]
             if isinstance(root, int):
+                if root > MAX_DIMENSION:
+                    raise Unsupported(f"a dimension of {root} is too large to test")
                 return root
             if isinstance(root, tuple):
                 total = 1
@@ -260,6 +266,8 @@ class Checker:
             if root not in assigned:
                 value = pool.pop(0) if pool else 2 + len(assigned)
                 value = max(value, bounds.get(root, 0))
+                if value > MAX_DIMENSION:
+                    raise Unsupported(f"an index of {value} is too large to test")
                 assigned[root] = value
                 if isinstance(root, str) and not root.startswith("?"):
                     named[root] = value
@@ -341,16 +349,16 @@ class Checker:
         varying = self.varying()
         first_failure: Result | None = None
         for trial in range(max(1, self.config.trials)):
-            instance, named = self.instance(trial)
-            evaluator = Evaluator(
-                instance, self.definition, self.definition_labels, self.function, layout, varying
-            )
             try:
+                instance, named = self.instance(trial)
+                evaluator = Evaluator(
+                    instance, self.definition, self.definition_labels, self.function, layout, varying
+                )
+                evaluator.deadline = self.deadline
                 with np.errstate(all="ignore"):
                     left = evaluator.eval(self.left)
-                    right = Evaluator(
-                        instance, self.definition, self.definition_labels, self.function, layout, varying
-                    ).eval(self.right)
+                    evaluator.reset()
+                    right = evaluator.eval(self.right)
             except EvalError as error:
                 return Result("unsupported", str(error))
             except (np.linalg.LinAlgError, ValueError, IndexError, ZeroDivisionError, OverflowError) as error:
@@ -557,7 +565,9 @@ class Checker:
 
 
 def article(noun: str) -> str:
-    return "an" if noun[:1] in "aeiou8" else "a"
+    """``an n-vector``, ``a 3×4 matrix``: by the sound of the first letter or digit."""
+    first = noun[:1]
+    return "an" if first in "aefhilmnorsx8" or noun.startswith(("11", "18")) else "a"
 
 
 def describe(shape: tuple[int, ...]) -> str:
