@@ -535,7 +535,8 @@ class Checker:
         if derivative is not None and "tensor" in detail:
             numerator = self.shapes.infer(derivative.numerator)
             wrt = self.shapes.name_shape(derivative.wrt.key)
-            other = self.right if any(node is derivative for node in ir.walk(self.left)) else self.left
+            on_left = any(node is derivative for node in ir.walk(self.left))
+            other, side = (self.right, "right") if on_left else (self.left, "left")
             other_shape = self.shapes.infer(other)
             if numerator is not None and wrt is not None:
                 unifier = self.shapes.unifier
@@ -547,7 +548,7 @@ class Checker:
                 return Outcome(
                     "shape",
                     f"{name} is a {order}-order tensor {text}; "
-                    f"the other side is {article(other_text)} {other_text}",
+                    f"the {side} side is {article(other_text)} {other_text}",
                     "TL202",
                 )
         return Outcome("shape", f"the derivative cannot have this shape: {detail}", "TL202")
