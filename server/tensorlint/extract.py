@@ -650,9 +650,9 @@ class _MarkdownWalker:
             return None
         start = offsets[0]
         end = offsets[-1] + 1
-        contiguous = end - start == len(text) and self.source[start:end] == text
-        if contiguous:
-            contiguous = all(offset == start + index for index, offset in enumerate(offsets))
+        contiguous = (
+            end - start == len(text) and self.source[start:end] == text and offsets == list(range(start, end))
+        )
         return _Span(text, start, end, display, environment, None if contiguous else offsets)
 
     def inline(self, token: Token) -> None:
@@ -761,13 +761,215 @@ class _MarkdownWalker:
             self.found.directives.append(Directive(directive.group(1).strip(), start, end))
 
 
-def _extract_markdown(text: str) -> _Found:
+# markdown-it-py costs up to about 10 microseconds per line or markup character on hostile input (a
+# million tiny paragraphs, a paragraph of a million ``$``), so a note is read by it only while this many
+# of those are left; the rest is read by ``_PlainMarkdownScanner``. Ordinary notes of a megabyte or two
+# stay well inside the budget.
+_MARKDOWN_COST_BUDGET = 150_000
+_MARKDOWN_COSTLY_CHARACTERS = "\n$\\`*_[<"
+
+
+@dataclass
+class _MarkdownBudget:
+    remaining: int = _MARKDOWN_COST_BUDGET
+    reported: bool = False
+
+
+def _markdown_cost(text: str) -> int:
+    return sum(text.count(character) for character in _MARKDOWN_COSTLY_CHARACTERS)
+
+
+def _extract_markdown(text: str, budget: _MarkdownBudget | None = None) -> _Found:
+    budget = budget or _MarkdownBudget()
+    cost = _markdown_cost(text)
+    if cost > budget.remaining:
+        found = _PlainMarkdownScanner(text).run()
+        if not budget.reported:
+            budget.reported = True
+            message = (
+                f"file too large to read its Markdown structure in time ({cost} lines and markup "
+                "characters); math was found by a plain scan that ignores lists, quotes and tables"
+            )
+            found.problems.append(Diagnostic("TL900", message, 0, 0, "warning"))
+        return found
+    budget.remaining -= cost
     normalized, joined_newlines = _normalize_line_ends(text)
     tokens = _markdown_parser().parse(normalized, {})
     found = _MarkdownWalker(normalized).walk(tokens)
     if joined_newlines:
         found = _relocate(found, _LineEndRelocation(joined_newlines))
     return found
+
+
+_MAX_SPANS = 100_000
+_PLAIN_MARKDOWN_EVENT = re.compile(
+    r"^[ \t>]*(?P<fence>`{3,}|~{3,})"
+    r"|(?P<code>`+)"
+    r"|(?P<comment><!--)"
+    r"|\\(?:(?P<bracket>[(\[])|(?P<environment>begin\{(?:"
+    + "|".join(_MARKDOWN_INLINE_ENVIRONMENTS)
+    + r")\*?\})|[^A-Za-z\s])"
+    r"|\$\$?",
+    re.MULTILINE,
+)
+_PLAIN_MATH_STOP = re.compile(r"\\[\\$()\[\]]|\$\$?|\n[^\S\n]*\n")
+
+
+def _find_plain_math_end(text: str, position: int, closer: str) -> int:
+    """Where Markdown math opened just before ``position`` closes (never past a blank line), or -1."""
+    while True:
+        match = _PLAIN_MATH_STOP.search(text, position)
+        if match is None or match.group()[0] == "\n":
+            return -1
+        token = match.group()
+        if token == closer or (closer == "$" and token == "$$"):
+            return match.start()
+        position = match.end()
+
+
+class _PlainMarkdownScanner:
+    """A plain scan for math in Markdown too large for markdown-it: it knows code, escapes and math
+    delimiters but not block structure, so a span keeps any ``> `` prefix inside it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.found = _Found()
+        self.regions: list[tuple[int, int, _Span | None]] = []
+        self.closing_cache: dict[str, tuple[int, int]] = {}
+
+    def run(self) -> _Found:
+        text = self.text
+        position = 0
+        while position < len(text):
+            if len(self.found.spans) >= _MAX_SPANS:
+                self.found.problems.append(_too_many_spans(position))
+                break
+            match = _PLAIN_MARKDOWN_EVENT.search(text, position)
+            if match is None:
+                break
+            if match.group("fence") is not None:
+                position = self.fence(match)
+            elif match.group("code") is not None:
+                position = self.code_span(match)
+            elif match.group("comment") is not None:
+                position = self.comment(match)
+            elif match.group("bracket") is not None:
+                closer = "\\)" if match.group("bracket") == "(" else "\\]"
+                position = self.math(match, closer, match.group("bracket") == "[")
+            elif match.group("environment") is not None:
+                position = self.environment(match)
+            elif match.group()[0] == "$":
+                position = self.math(match, match.group(), match.group() == "$$")
+            else:
+                position = match.end()
+        builder = _ParagraphBuilder(self.found.paragraphs)
+        _add_prose_between_regions(builder, text, self.regions, 0, len(text))
+        return self.found
+
+    def fence(self, match: re.Match[str]) -> int:
+        marker = match.group("fence")
+        closing = re.compile(r"^[ \t>]*" + re.escape(marker[0]) + "{" + str(len(marker)) + r",}[ \t]*$", re.M)
+        line_end = self.text.find("\n", match.end())
+        if line_end < 0:
+            line_end = len(self.text)
+        end_match = closing.search(self.text, line_end)
+        end = end_match.end() if end_match else len(self.text)
+        self.regions.append((match.start(), end, None))
+        return end
+
+    def code_span(self, match: re.Match[str]) -> int:
+        ticks = match.group("code")
+        closing = re.compile(r"(?<!`)" + ticks + r"(?!`)")
+        end_match = closing.search(self.text, match.end())
+        blank = _BLANK_LINE.search(self.text, match.end())
+        if end_match is None or (blank is not None and blank.start() < end_match.start()):
+            return match.end()
+        self.regions.append((match.start(), end_match.end(), None))
+        return end_match.end()
+
+    def comment(self, match: re.Match[str]) -> int:
+        end = self.text.find("-->", match.end())
+        if end < 0:
+            return match.end()
+        end += 3
+        directive = _MARKDOWN_DIRECTIVE.match(self.text, match.start(), end)
+        if directive is not None:
+            self.found.directives.append(Directive(directive.group(1).strip(), match.start(), end))
+        self.regions.append((match.start(), end, None))
+        return end
+
+    def math(self, match: re.Match[str], closer: str, display: bool) -> int:
+        text = self.text
+        inner_start = match.end()
+        inner_end = _find_plain_math_end(text, inner_start, closer)
+        if inner_end <= inner_start:
+            return match.end()
+        after = inner_end + len(closer)
+        if closer == "$" and after < len(text) and text[after].isdigit():
+            # "costs $5 and $10" is money, as in the dollarmath settings above.
+            return match.end()
+        self.add_span(match.start(), inner_start, inner_end, after, display, None)
+        return after
+
+    def environment(self, match: re.Match[str]) -> int:
+        name = match.group("environment")[len("begin{") : -1]
+        closing = "\\end{" + name + "}"
+        cached = self.closing_cache.get(closing)
+        if cached is not None and cached[0] <= match.end() and (cached[1] < 0 or cached[1] >= match.end()):
+            body_end = cached[1]
+        else:
+            body_end = self.text.find(closing, match.end())
+            self.closing_cache[closing] = (match.end(), body_end)
+        if body_end < 0:
+            return match.end()
+        after = body_end + len(closing)
+        self.add_span(match.start(), match.end(), body_end, after, name.rstrip("*") != "math", name)
+        return after
+
+    def add_span(
+        self, region_start: int, start: int, end: int, region_end: int, display: bool, environment: str | None
+    ) -> None:
+        span = _Span(self.text[start:end], start, end, display, environment)
+        self.found.spans.append(span)
+        self.regions.append((region_start, region_end, span))
+
+
+def _too_many_spans(position: int) -> Diagnostic:
+    message = f"more than {_MAX_SPANS} math spans; the rest of the file is not read"
+    return Diagnostic("TL900", message, position, position, "warning")
+
+
+def _add_prose_between_regions(
+    builder: _ParagraphBuilder,
+    text: str,
+    regions: list[tuple[int, int, _Span | None]],
+    body_start: int,
+    body_end: int,
+) -> None:
+    """Prose is the text between the regions (math, comments, code), cut into paragraphs at blank lines."""
+    cursor = body_start
+    for start, end, span in regions:
+        if end <= body_start:
+            continue
+        if start >= body_end:
+            break
+        _add_prose_text(builder, text, cursor, start)
+        if span is not None:
+            builder.add(span, start, end)
+        cursor = max(cursor, end)
+    _add_prose_text(builder, text, cursor, body_end)
+    builder.flush()
+
+
+def _add_prose_text(builder: _ParagraphBuilder, text: str, start: int, end: int) -> None:
+    if start >= end:
+        return
+    position = start
+    for blank in _BLANK_LINE.finditer(text, start, end):
+        builder.add(text[position : blank.start()], position, blank.start())
+        builder.flush()
+        position = blank.end()
+    builder.add(text[position:end], position, end)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -862,11 +1064,15 @@ class _LatexScanner:
         self.find_cache: dict[str, tuple[int, int]] = {}
         self.body_start = 0
         self.body_end = len(text)
+        self.definitions_stopped = False
 
     def run(self) -> _Found:
         text = self.text
         position = 0
         while position < len(text):
+            if len(self.found.spans) >= _MAX_SPANS:
+                self.found.problems.append(_too_many_spans(position))
+                break
             match = _TEX_EVENT.search(text, position)
             if match is None:
                 break
@@ -972,8 +1178,15 @@ class _LatexScanner:
         return -1
 
     def definition(self, match: re.Match[str]) -> int:
+        if self.definitions_stopped:
+            return match.end()
         parsed = _parse_definition(self.text, match.start())
         if parsed is None:
+            if _NEWCOMMAND.match(self.text, match.start()) or _DEF.match(self.text, match.start()):
+                # TeX would read the rest of the file as the body; reading on would rescan it each time.
+                self.definitions_stopped = True
+                message = "macro definition does not close its braces; later definitions are ignored"
+                self.found.problems.append(Diagnostic("TL001", message, match.start(), match.end(), "hint"))
             return match.end()
         macro, end = parsed
         self.found.definitions.append((match.start(), macro))
@@ -1025,30 +1238,8 @@ class _LatexScanner:
         self.regions.append((region_start, region_end, span))
 
     def build_paragraphs(self) -> None:
-        """Prose is the text between the regions, cut into paragraphs at blank lines."""
         builder = _ParagraphBuilder(self.found.paragraphs)
-        cursor = self.body_start
-        for start, end, span in self.regions:
-            if end <= self.body_start:
-                continue
-            if start >= self.body_end:
-                break
-            self.add_prose(builder, cursor, start)
-            if span is not None:
-                builder.add(span, start, end)
-            cursor = max(cursor, end)
-        self.add_prose(builder, cursor, self.body_end)
-        builder.flush()
-
-    def add_prose(self, builder: _ParagraphBuilder, start: int, end: int) -> None:
-        if start >= end:
-            return
-        position = start
-        for blank in _BLANK_LINE.finditer(self.text, start, end):
-            builder.add(self.text[position : blank.start()], position, blank.start())
-            builder.flush()
-            position = blank.end()
-        builder.add(self.text[position:end], position, end)
+        _add_prose_between_regions(builder, self.text, self.regions, self.body_start, self.body_end)
 
 
 class _ParagraphBuilder:

@@ -16,8 +16,8 @@ from tensorlint.lower import Scope, lower, name_key
 from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan, Severity
 from tensorlint.parse import parse_span
 from tensorlint.prose import facts
-from tensorlint.shapes import Declared
-from tensorlint.verify import Outcome, verify
+from tensorlint.shapes import Declared, ShapeError, ShapeInference
+from tensorlint.verify import Outcome, variables, verify
 
 MAX_SPAN_CHARACTERS = 200_000
 # A note with more claims than this is checked up to here, with one hint saying where it stopped: the run
@@ -428,11 +428,19 @@ class Interpreter:
                 return False
         key = name_key(left, self.config.unify_fonts)
         self.env.definitions.pop(key, None)
+        # Entries written with another letter (x_{ij} for X) name X's entries, unless that letter is
+        # already a variable of its own (a vector x next to a data matrix X).
+        entry_letters = {
+            cell.base.text
+            for row in right.rows
+            for cell in row
+            if isinstance(cell, ast.Sub) and isinstance(cell.base, ast.Name)
+        }
+        env = self.env
+        for entry in entry_letters - {left.text}:
+            if entry not in env.declared and entry not in env.definitions and entry not in env.known:
+                env.aliases[entry] = key
         self.set_declared(key, Declared(tuple(dims), soft=True))
-        entry = left.text.lower() if left.text.isupper() else left.text
-        if entry != key:
-            self.env.aliases[entry] = key
-            self.env.version += 1
         return True
 
     def is_definition(self, target: tuple[str, tuple[str, ...]], left: Part, right: Part) -> bool:
@@ -448,13 +456,56 @@ class Interpreter:
         key, labels = target
         scope = self.env.scope(self.config)
         expr = lower(right.node, scope)
+        self.rebind(key, expr)
         self.env.definitions[key] = Definition(expr, labels)
         self.env.version += 1
         self.env.known.add(key)
-        if key in self.env.declared and self.env.declared[key].arguments is None:
-            # A definition is checked against the declaration when the name is used; keep both.
-            pass
         self.env.seen.add(key)
+
+    def fits(self, expr: ir.Expr, ignored: set[str]) -> bool:
+        """Whether ``expr`` is well-shaped with the declarations in ``ignored`` set aside."""
+        env = self.env
+
+        def definition(key: str) -> ir.Expr | None:
+            found = env.definitions.get(key)
+            return found.expr if found is not None and not found.parameters else None
+
+        def labels(key: str) -> tuple[str, ...]:
+            found = env.definitions.get(key)
+            return found.labels if found is not None else ()
+
+        def function(key: str) -> tuple[tuple[str, ...], ir.Expr] | None:
+            found = env.definitions.get(key)
+            return (found.parameters, found.expr) if found is not None and found.parameters else None
+
+        inference = ShapeInference(
+            lambda key: None if key in ignored else env.declared.get(key), definition, labels, function
+        )
+        try:
+            inference.infer(expr)
+        except ShapeError:
+            return False
+        return True
+
+    def rebind(self, key: str, expr: ir.Expr) -> None:
+        """A definition that cannot be well-shaped with the declared shapes reuses names with new shapes
+        (notes do this from one section to the next): those names get fresh, inferred shapes from here on."""
+        if self.fits(expr, set()):
+            return
+        declared = sorted(
+            name
+            for name in variables(expr)
+            if name != key and name in self.env.declared and self.env.declared[name].arguments is None
+        )
+        for name in declared:
+            if self.fits(expr, {name}):
+                del self.env.declared[name]
+                self.env.version += 1
+                return
+        if declared and self.fits(expr, set(declared)):
+            for name in declared:
+                del self.env.declared[name]
+            self.env.version += 1
 
     def signature(self, left: ast.Node, right: ast.Node) -> None:
         """``f : \\mathbb{R}^{m\\times n} \\to \\mathbb{R}^n``."""

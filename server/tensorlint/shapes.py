@@ -192,24 +192,30 @@ class ShapeInference:
         if key in self.names:
             return self.names[key]
         declared = self.declared(key)
+        shape: Shape | None = None
         if declared is not None and declared.arguments is None and key not in self.ignored:
-            shape: Shape | None = declared.shape
-        else:
-            definition = self.definition(key)
-            if definition is not None and key not in self.in_progress:
-                self.in_progress.add(key)
-                saved_scope, self.scope = self.scope, f"{key}::"
-                try:
-                    shape = self.infer(definition)
-                    labels = self.definition_labels(key)
-                    if labels and shape is not None:
-                        ranges = tuple(self.label(label) for label in labels)
-                        shape = (ranges[0], 1) if len(ranges) == 1 else ranges
-                finally:
-                    self.in_progress.discard(key)
-                    self.scope = saved_scope
-            else:
-                shape = default_shape(key, self.unifier)
+            shape = declared.shape
+            # Cache the declared shape first: the definition below may refer to the name itself.
+            self.names[key] = shape
+        definition = self.definition(key)
+        if definition is not None and key not in self.in_progress:
+            self.in_progress.add(key)
+            saved_scope, self.scope = self.scope, f"{key}::"
+            try:
+                defined = self.infer(definition)
+                labels = self.definition_labels(key)
+                if labels and defined is not None:
+                    ranges = tuple(self.label(label) for label in labels)
+                    defined = (ranges[0], 1) if len(ranges) == 1 else ranges
+            finally:
+                self.in_progress.discard(key)
+                self.scope = saved_scope
+            if shape is not None and defined is not None:
+                # A name both declared and defined: the definition must fit the declaration.
+                self.same(shape, defined, definition, f"the definition of `{key}`")
+            shape = shape if shape is not None else defined
+        elif shape is None:
+            shape = default_shape(key, self.unifier)
         self.names[key] = shape
         return shape
 
