@@ -71,6 +71,9 @@ class Part:
 
     node: ast.Node
     span: MathSpan
+    # For the earlier part a chain continues (``$$ = …$$`` after another display): where the claim's range
+    # starts, the relation in the current display, since the part itself is in another one.
+    continued_at: int | None = None
 
     @property
     def start(self) -> int:
@@ -79,6 +82,17 @@ class Part:
     @property
     def end(self) -> int:
         return self.span.doc_offset(max(self.node.start, self.node.end - 1)) + 1
+
+
+def is_annotation(node: ast.Node | None) -> bool:
+    """An equation number ``(3)``, a shape note ``(C,D)`` or a remark: not a term a chain can continue."""
+    if isinstance(node, ast.Text):
+        return True
+    if isinstance(node, ast.Delimited) and node.kind == "()":
+        return all(isinstance(item, ast.Number | ast.Name | ast.Text) for item in node.items)
+    if isinstance(node, ast.Matrix):
+        return all(cell is None or is_annotation(cell) for row in node.rows for cell in row)
+    return False
 
 
 def dims_of_set(node: ast.Node) -> tuple | None:
@@ -144,7 +158,7 @@ class Interpreter:
         self.claims: list[Claim] = []
         self.diagnostics: list[Diagnostic] = []
         self.previous_tail: Part | None = None
-        self.memo: dict[tuple[str, str, int], Outcome] = {}
+        self.memo: dict[tuple[str, str, str, int], Outcome] = {}
         self.stopped = False
         if config.layout != "auto":
             self.env.layout, self.env.layout_fixed = config.layout, True
@@ -221,11 +235,10 @@ class Interpreter:
             self.set_declared(key, Declared(shape))
 
     def set_declared(self, key: str, declared: Declared) -> None:
+        # A definition stays: the declaration states its shape, and the two are unified when the name is
+        # used (a definition that no longer fits is set aside for that claim).
         self.env.declared[key] = declared
         self.env.version += 1
-        self.env.definitions.pop(
-            key, None
-        ) if declared.arguments is None and key in self.env.definitions else None
         for dim in declared.shape:
             if isinstance(dim, str):
                 self.env.dims.add(dim)
@@ -259,18 +272,36 @@ class Interpreter:
 
     def statement(self, chain: ast.Chain, span: MathSpan) -> None:
         parts: list[Part | None] = [Part(node, span) if node is not None else None for node in chain.parts]
-        if parts and parts[0] is None:
-            parts[0] = self.previous_tail
+        continued = bool(parts) and parts[0] is None and self.previous_tail is not None
+        if continued and self.previous_tail is not None:
+            tail = self.previous_tail
+            at = span.doc_offset(chain.start) if tail.span is not span else None
+            parts[0] = Part(tail.node, tail.span, at)
         for index, op in enumerate(chain.ops):
             left, right = parts[index], parts[index + 1]
             if left is None or right is None:
                 continue
-            self.link(left, op, right)
+            if index > 0 and left.continued_at is None:
+                left = self.aligned(left, right, span, chain.start)
+            self.link(left, op, right, continuation=continued and index == 0)
         last = parts[-1] if parts else None
-        self.previous_tail = last
+        if not (len(chain.parts) == 1 and is_annotation(chain.parts[0])):
+            self.previous_tail = last
         for part in parts:
             if part is not None:
                 self.mark_seen(part.node)
+
+    def aligned(self, left: Part, right: Part, span: MathSpan, statement_start: int) -> Part:
+        """In ``a = b &= c`` the text before ``&`` is the aligned left-hand side: the claim ``b = c`` is
+        reported over ``a = b &= c`` (from the previous ``&`` on its line, if any)."""
+        text = span.text
+        between = text[left.node.end : right.node.start]
+        if "&" not in between:
+            return left
+        before = text[statement_start : left.node.start]
+        previous = before.rfind("&")
+        start = statement_start if previous < 0 else statement_start + previous
+        return Part(left.node, left.span, span.doc_offset(start))
 
     def mark_seen(self, node: ast.Node) -> None:
         for inner in ast.walk(node):
@@ -345,7 +376,11 @@ class Interpreter:
             return key, tuple(labels)
         return None
 
-    def link(self, left: Part, op: str, right: Part) -> None:
+    def link(self, left: Part, op: str, right: Part, continuation: bool = False) -> None:
+        if continuation and op in ("=", "def", "ne"):
+            # A continued chain compares with what came before: it never defines a name.
+            self.check(left, op, right)
+            return
         if op == "in":
             self.declare(left.node, right.node)
             return
@@ -391,8 +426,14 @@ class Interpreter:
 
     def entry_pattern(self, left: ast.Node, right: ast.Node) -> bool:
         """``W = [W_{11} … W_{DC}]``: a matrix written by its entries declares its shape (D×C)."""
-        if not isinstance(left, ast.Name) or not isinstance(right, ast.Matrix):
+        if not isinstance(left, ast.Name):
             return False
+        if isinstance(right, ast.Delimited) and right.kind == "[]" and len(right.items) > 1:
+            return self.vector_entries(left, (tuple(right.items),))
+        if not isinstance(right, ast.Matrix):
+            return False
+        if right.rows and all(len(row) == 1 for row in right.rows):
+            return self.vector_entries(left, right.rows)
         letter = left.text.lower()
         last: tuple | None = None
         for row in right.rows:
@@ -427,7 +468,6 @@ class Interpreter:
             else:
                 return False
         key = name_key(left, self.config.unify_fonts)
-        self.env.definitions.pop(key, None)
         # Entries written with another letter (x_{ij} for X) name X's entries, unless that letter is
         # already a variable of its own (a vector x next to a data matrix X).
         entry_letters = {
@@ -441,6 +481,30 @@ class Interpreter:
             if entry not in env.declared and entry not in env.definitions and entry not in env.known:
                 env.aliases[entry] = key
         self.set_declared(key, Declared(tuple(dims), soft=True))
+        return True
+
+    def vector_entries(self, left: ast.Name, rows: tuple[tuple[ast.Node | None, ...], ...]) -> bool:
+        """``x = [x_1 \\ x_2 \\ \\dots \\ x_D]`` declares a 1×D row; a one-column matrix, a column."""
+        cells = [cell for row in rows for cell in row]
+        if not any(isinstance(cell, ast.Dots) for cell in cells):
+            return False
+        last = None
+        for cell in cells:
+            if cell is None or isinstance(cell, ast.Dots):
+                continue
+            if not (isinstance(cell, ast.Sub) and isinstance(cell.base, ast.Name)):
+                return False
+            if cell.base.text.lower() != left.text.lower():
+                return False
+            last = cell.index
+        if isinstance(last, ast.Number) and last.text.isdigit():
+            size: int | str = int(last.text)
+        elif isinstance(last, ast.Name) and len(last.text) == 1:
+            size = last.text
+        else:
+            return False
+        shape = (1, size) if len(rows) == 1 else (size, 1)
+        self.set_declared(name_key(left, self.config.unify_fonts), Declared(shape, soft=True))
         return True
 
     def is_definition(self, target: tuple[str, tuple[str, ...]], left: Part, right: Part) -> bool:
@@ -523,6 +587,8 @@ class Interpreter:
         self, left: Part, right: Part, verdict: str, message: str, layout: str | None = None
     ) -> Claim:
         start, end = left.start, right.end
+        if left.continued_at is not None:
+            start = left.continued_at
         if end < start:
             start, end = right.start, left.end
         claim = Claim(start, end, self.document.text[start:end], verdict, message, layout)  # type: ignore[arg-type]
@@ -530,18 +596,19 @@ class Interpreter:
         return claim
 
     def check(self, left: Part, op: str, right: Part) -> None:
-        latex = self.document.text[left.start : right.end]
+        latex = self.document.text[left.start if left.continued_at is None else left.continued_at : right.end]
+        scope = self.env.scope(self.config)
+        left_ir, right_ir = lower(left.node, scope), lower(right.node, scope)
         # The same claim in the same environment gets the same verdict: check it once.
-        key = (latex, op, self.env.version)
+        text = self.document.text
+        key = (text[left.start : left.end], op, text[right.start : right.end], self.env.version)
         outcome = self.memo.get(key)
         if outcome is None:
-            scope = self.env.scope(self.config)
-            left_ir, right_ir = lower(left.node, scope), lower(right.node, scope)
             outcome = verify(left_ir, right_ir, op, self.env, self.config, latex, left, right)
             self.memo[key] = outcome
-        self.record(left, right, outcome)
+        self.record(left, right, outcome, variables(left_ir) | variables(right_ir))
 
-    def record(self, left: Part, right: Part, outcome: Outcome) -> None:
+    def record(self, left: Part, right: Part, outcome: Outcome, names: set[str]) -> None:
         verdict = outcome.verdict
         env = self.env
         if outcome.layout_used and not env.layout_fixed and env.layout is None and verdict == "verified":
@@ -549,11 +616,9 @@ class Interpreter:
             env.version += 1
         claim = self.add_claim(left, right, verdict, outcome.message, outcome.layout_used)
         if verdict == "verified":
+            # The names of a verified claim have a meaning the document has shown to hold.
             before = len(env.known)
-            for part in (left, right):
-                for node in ast.walk(part.node):
-                    if isinstance(node, ast.Name):
-                        env.known.add(name_key(node, self.config.unify_fonts))
+            env.known |= names
             env.version += len(env.known) != before
         codes = {
             "wrong": ("TL201", "error"),

@@ -153,6 +153,19 @@ class MatrixLit(Expr):
 
 
 @dataclass(frozen=True)
+class Pattern(Expr):
+    """A matrix or vector written by its entries with ellipses: entry ``body`` at index ``labels``.
+
+    ``sizes`` are the ranges of the labels; ``orientation`` is ``matrix``, ``column`` or ``row``.
+    """
+
+    body: Expr
+    labels: tuple[str, ...]
+    sizes: tuple[str | int, ...]
+    orientation: str = "matrix"
+
+
+@dataclass(frozen=True)
 class Unsupported(Expr):
     """Something understood as notation but not checkable (yet): the reason says what."""
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from tensorlint import ir
 from tensorlint import syntax as ast
+from tensorlint.patterns import matrix_pattern, sum_pattern
 
 DISTINCT_FONTS = {"bb", "cal", "frak", "hat", "bar", "tilde", "dot", "ddot", "check"}
 ELEMENTWISE = {
@@ -124,6 +125,16 @@ class Lowerer:
                 return None
         return tuple(refs)
 
+    def entry_alias(self, key: str) -> str | None:
+        """``w_{ij}`` for the entries of a declared matrix ``W``, or ``x_{ij}`` after ``X = [x_{ij}]``."""
+        if key in self.scope.aliases:
+            return self.scope.aliases[key]
+        scope = self.scope
+        free = key not in scope.variables and key not in scope.functions
+        if key.islower() and len(key) == 1 and free and key.upper() in scope.matrices:
+            return key.upper()
+        return None
+
     def subscript(self, node: ast.Sub) -> ir.Expr:
         base, index = node.base, node.index
         where: Any = {"start": node.start, "end": node.end}
@@ -152,8 +163,7 @@ class Lowerer:
                 return self.unsupported(node, "a Kronecker delta needs two indices")
             if key == "1":
                 return ir.Ones(self.dimension(index), **where)
-        if isinstance(base, ast.Name) and self.key(base) in self.scope.aliases:
-            alias = self.scope.aliases[self.key(base)]
+        if isinstance(base, ast.Name) and (alias := self.entry_alias(self.key(base))) is not None:
             refs = self.index_refs(index, 2)
             if refs is None:
                 return self.unsupported(node, "an entry with an unusual index")
@@ -263,6 +273,9 @@ class Lowerer:
             spelled = node_text(node.index)
             if spelled is not None and f"{key}_{spelled}" in self.scope.variables:
                 return ir.Wrt(f"{key}_{spelled}"), False
+            alias = self.entry_alias(key)
+            if alias is not None:
+                key = alias
             axes = 2 if node.base.text.isupper() or key in self.scope.matrices else None
             refs = self.index_refs(node.index, axes)
             if refs is None:
@@ -307,7 +320,8 @@ class Lowerer:
             return self.expr(node.items[0])
         if node.kind == "[]":
             if any(isinstance(item, ast.Dots) for item in node.items):
-                return self.unsupported(node, "a row written with an ellipsis")
+                pattern = self.pattern((tuple(node.items),), node)
+                return pattern or self.unsupported(node, "a row written with an ellipsis")
             return ir.MatrixLit((tuple(self.expr(item) for item in node.items),), **where)
         if node.kind == "||":
             return ir.Unary("abs", self.items_expr(node), **where)
@@ -364,7 +378,26 @@ class Lowerer:
             return ir.Unary(node.name, operand, **where)
         return self.unsupported(node, f"the function `{node.name}`")
 
+    def pattern(self, rows: tuple[tuple[ast.Node | None, ...], ...], node: ast.Node) -> ir.Expr | None:
+        found = matrix_pattern(rows)
+        if found is None:
+            return None
+        body, labels, sizes = found
+        orientation = "matrix" if len(labels) == 2 else ("column" if labels == ("_r",) else "row")
+        return ir.Pattern(self.expr(body), labels, sizes, orientation, start=node.start, end=node.end)
+
+    def ellipsis_sum(self, terms: list[ast.Node] | None, node: ast.Node) -> ir.Expr:
+        found = sum_pattern(terms, "_k") if terms is not None else None
+        if found is None:
+            return self.unsupported(node, "a sum written with an ellipsis whose pattern is not clear")
+        general, upper = found
+        return ir.Sum(("_k",), upper, 1, self.expr(general), start=node.start, end=node.end)
+
     def matrix(self, node: ast.Matrix) -> ir.Expr:
+        if any(cell is None or isinstance(cell, ast.Dots) for row in node.rows for cell in row):
+            pattern = self.pattern(node.rows, node)
+            if pattern is not None:
+                return pattern
         rows = []
         for row in node.rows:
             cells = []
@@ -401,8 +434,11 @@ class Lowerer:
         if isinstance(node, ast.BinOp):
             left, right = self.expr(node.left), self.expr(node.right)
             if node.op in ("+", "-"):
+                terms = _terms(node)
+                if terms is not None and any(isinstance(term, ast.Dots) for term in terms):
+                    return self.ellipsis_sum(terms, node)
                 if isinstance(node.left, ast.Dots) or isinstance(node.right, ast.Dots):
-                    return self.unsupported(node, "a sum written with an ellipsis")
+                    return self.unsupported(node, "a sum written with an ellipsis and a minus sign")
                 return _add(left, right, 1 if node.op == "+" else -1, node)
             if node.op in ("cdot", "times"):
                 return ir.Prod((left, right), dot=node.op == "cdot", **where)
@@ -430,6 +466,21 @@ class Lowerer:
         if isinstance(node, ast.Chain):
             return self.unsupported(node, "a relation inside an expression")
         return self.unsupported(node, "notation that is not understood")
+
+
+def _terms(node: ast.Node) -> list[ast.Node] | None:
+    """The terms of a sum written with ``+`` only; None when a ``-`` is involved."""
+    terms: list[ast.Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.BinOp) and current.op in ("+", "-"):
+            if current.op == "-":
+                return None
+            stack.extend((current.right, current.left))
+        else:
+            terms.append(current)
+    return terms
 
 
 def _add(left: ir.Expr, right: ir.Expr, sign: int, node: ast.Node) -> ir.Expr:

@@ -296,6 +296,8 @@ class Evaluator:
             return self.sum(expr)
         if isinstance(expr, ir.MatrixLit):
             return self.matrix(expr)
+        if isinstance(expr, ir.Pattern):
+            return self.pattern(expr)
         raise Unsupported(f"cannot evaluate {type(expr).__name__}")
 
     def sized(self, expr: ir.Expr) -> Value:
@@ -493,6 +495,11 @@ class Evaluator:
             if left.matrix_shape != right.matrix_shape:
                 raise Unsupported("a Hadamard product of different shapes")
             return Value(a * b, labels, repeated)
+        if op == "frob" and not left.labels and not right.labels:
+            if len(left.matrix_shape) == 4 and left.matrix_shape[2:] == right.matrix_shape:
+                return Value(np.tensordot(left.data, right.data, axes=([2, 3], [0, 1])))
+            if len(right.matrix_shape) == 4 and right.matrix_shape[:2] == left.matrix_shape:
+                return Value(np.tensordot(left.data, right.data, axes=([0, 1], [0, 1])))
         if op == "frob":
             if left.matrix_shape != right.matrix_shape:
                 raise Unsupported("a Frobenius product of different shapes")
@@ -548,6 +555,27 @@ class Evaluator:
                 size = self.label_size(label)
                 data = data**size if expr.product else data * size
         return Value(data, tuple(labels), body.repeated - set(expr.labels))
+
+    def pattern(self, expr: ir.Pattern) -> Value:
+        """The matrix whose entry at the pattern's indices is its body."""
+        body = self.eval(expr.body)
+        if natural(body.matrix_shape) != () or body.tensor is not None:
+            raise Unsupported("a matrix pattern whose entries are not scalars")
+        data: np.ndarray = body.data.reshape(body.data.shape[: len(body.labels)])
+        labels = list(body.labels)
+        extra = [label for label in labels if label not in expr.labels]
+        if extra:
+            raise Unsupported(f"the index {extra[0]} is free inside a matrix pattern")
+        for label in expr.labels:
+            if label not in labels:
+                data = np.broadcast_to(data[..., None], (*data.shape, self.label_size(label))).copy()
+                labels.append(label)
+        data = np.transpose(data, [labels.index(label) for label in expr.labels])
+        if expr.orientation == "column":
+            data = data.reshape(-1, 1)
+        elif expr.orientation == "row":
+            data = data.reshape(1, -1)
+        return Value(data)
 
     def matrix(self, expr: ir.MatrixLit) -> Value:
         cells = [[self.eval(cell) for cell in row] for row in expr.rows]

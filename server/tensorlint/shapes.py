@@ -353,6 +353,17 @@ class ShapeInference:
                 if expr.upper is not None:
                     self.unify(self.label(label), expr.upper, expr, f"range of {label}")
             return self.infer(expr.body)
+        if isinstance(expr, ir.Pattern):
+            for label, size in zip(expr.labels, expr.sizes, strict=True):
+                self.unify(self.label(label), size, expr, f"the range of the entries of a pattern ({size})")
+            body = self.infer(expr.body)
+            if body is not None and body != ():
+                self.same(body, (), expr, "an entry of a matrix pattern:")
+            if expr.orientation == "column":
+                return (expr.sizes[0], 1)
+            if expr.orientation == "row":
+                return (1, expr.sizes[0])
+            return tuple(expr.sizes)
         if isinstance(expr, ir.MatrixLit):
             shapes = [self.infer(cell) for row in expr.rows for cell in row]
             if all(shape == () for shape in shapes):
@@ -422,6 +433,13 @@ class ShapeInference:
             self.same(left, right, expr, "a Hadamard product of")
             return left
         if expr.op == "frob":
+            # A fourth-order tensor contracts with a matrix on its last (T:M) or first (M:T) two indices.
+            if len(left) == 4 and len(right) == 2:
+                self.same(left[2:], right, expr, "a Frobenius product of")
+                return left[:2]
+            if len(left) == 2 and len(right) == 4:
+                self.same(left, right[:2], expr, "a Frobenius product of")
+                return right[2:]
             self.same(left, right, expr, "a Frobenius product of")
             return ()
         if expr.op == "div":

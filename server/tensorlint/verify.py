@@ -551,6 +551,8 @@ class Checker:
                     f"the {side} side is {article(other_text)} {other_text}",
                     "TL202",
                 )
+        if derivative is None:
+            return Outcome("shape", f"the two sides cannot be equal: {detail}", "TL101")
         return Outcome("shape", f"the derivative cannot have this shape: {detail}", "TL202")
 
     def derivative_name(self, derivative: ir.Deriv) -> str:
@@ -559,10 +561,41 @@ class Checker:
         return f"d({numerator})/d{wrt}"
 
     def latex_of(self, expr: ir.Expr) -> str:
-        keys = [node.key.split("@")[0] for node in ir.walk(expr) if isinstance(node, ir.Var)]
-        if isinstance(expr, ir.Prod) and all(isinstance(factor, ir.Var) for factor in expr.factors):
-            return "".join(factor.key.split("@")[0] for factor in expr.factors)  # type: ignore[attr-defined]
-        return " ".join(keys) or "…"
+        """A short plain rendering for messages: ``Wx``, ``W^Tx``, ``tr(AX)``; ``…`` when it gets long."""
+        text = render(expr)
+        return text if text and len(text) <= 40 else "…"
+
+
+def render(expr: ir.Expr) -> str | None:
+    if isinstance(expr, ir.Var):
+        return expr.key.split("@")[0]
+    if isinstance(expr, ir.Const):
+        return f"{expr.value:g}"
+    if isinstance(expr, ir.Prod):
+        parts = [render(factor) for factor in expr.factors]
+        return None if None in parts else "".join(part for part in parts if part)
+    if isinstance(expr, ir.Unary):
+        inner = render(expr.operand)
+        if inner is None:
+            return None
+        wrapped = inner if len(inner) == 1 else f"({inner})"
+        suffixes = {"transpose": "^T", "inverse": "^{-1}"}
+        if expr.op in suffixes:
+            return wrapped + suffixes[expr.op]
+        if expr.op == "neg":
+            return f"-{wrapped}"
+        return f"{expr.op}({inner})"
+    if isinstance(expr, ir.Pattern) and isinstance(expr.body, ir.Index):
+        return render(expr.body.base)
+    if isinstance(expr, ir.Add):
+        parts = [render(term) for term in expr.terms]
+        if None in parts:
+            return None
+        text = str(parts[0])
+        for part, sign in zip(parts[1:], expr.signs[1:], strict=True):
+            text += (" + " if sign > 0 else " - ") + str(part)
+        return text
+    return None
 
 
 def article(noun: str) -> str:
