@@ -47,6 +47,8 @@ class Environment:
     aliases: dict[str, str] = field(default_factory=dict)
     layout: str | None = None
     layout_where: int | None = None
+    # Where the layout was set, for messages: "the claim on line 69", "the prose on line 3".
+    layout_source: str = "the configuration"
     layout_fixed: bool = False
     # Bumped on every change, so a claim checked twice in the same environment is checked once.
     version: int = 0
@@ -186,12 +188,16 @@ class Interpreter:
             document.path, document.text, self.claims, list(document.problems) + self.diagnostics
         )
 
+    def line(self, offset: int) -> int:
+        return self.document.text.count("\n", 0, offset) + 1
+
     def directive(self, body: str, at: int) -> None:
         body = body.strip()
         if body.startswith("layout="):
             value = body.split("=", 1)[1].strip()
             if value in ("numerator", "denominator"):
                 self.env.layout, self.env.layout_where, self.env.layout_fixed = value, at, True
+                self.env.layout_source = f"a directive on line {self.line(at)}"
                 self.env.version += 1
             return
         result = parse_span(body)
@@ -209,6 +215,7 @@ class Interpreter:
         config = self.config
         if fact.kind == "layout" and not self.env.layout_fixed:
             self.env.layout, self.env.layout_where, self.env.layout_fixed = fact.value, fact.offset, True
+            self.env.layout_source = f"the prose on line {self.line(fact.offset)}"
             self.env.version += 1
             return
         if fact.kind == "all-ones":
@@ -613,6 +620,7 @@ class Interpreter:
         env = self.env
         if outcome.layout_used and not env.layout_fixed and env.layout is None and verdict == "verified":
             env.layout, env.layout_where = outcome.layout_used, left.start
+            env.layout_source = f"the claim on line {self.line(left.start)}"
             env.version += 1
         claim = self.add_claim(left, right, verdict, outcome.message, outcome.layout_used)
         if verdict == "verified":

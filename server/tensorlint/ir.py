@@ -166,6 +166,16 @@ class Pattern(Expr):
 
 
 @dataclass(frozen=True)
+class RandomFunction(Expr):
+    """A random smooth function standing for one the note leaves unknown: a loss ``L`` known only through
+    its derivatives, or ``F(W)`` declared but never defined. ``shape`` is the output's shape."""
+
+    key: str
+    args: tuple[Expr, ...]
+    shape: tuple[str | int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Unsupported(Expr):
     """Something understood as notation but not checkable (yet): the reason says what."""
 

@@ -33,6 +33,10 @@ class Unsupported(EvalError):
     pass
 
 
+class ShapeMismatch(EvalError):
+    """An operation whose operands cannot fit under the layout being tried (a shape error there)."""
+
+
 @dataclass
 class Value:
     data: np.ndarray
@@ -93,6 +97,8 @@ class Instance:
     rng: np.random.Generator
     positive: set[str]
     all_ones: set[str] = field(default_factory=set)
+    # Weights of the random functions that stand for unknown ones, per (name, input size, output size).
+    functions: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     values: dict[str, np.ndarray] = field(default_factory=dict)
     directions: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -136,6 +142,8 @@ class Evaluator:
         self.scope = ""
         # time.monotonic() after which evaluation gives up (the claim becomes uncheckable).
         self.deadline = float("inf")
+        # Output shapes of declared functions that the note never defines (instantiated at random).
+        self.unknown_shape: Callable[[str], tuple[str | int, ...] | None] = lambda key: None
 
     def reset(self) -> None:
         """Forget cached values before evaluating the other side of a claim."""
@@ -298,6 +306,8 @@ class Evaluator:
             return self.matrix(expr)
         if isinstance(expr, ir.Pattern):
             return self.pattern(expr)
+        if isinstance(expr, ir.RandomFunction):
+            return self.random_function(expr.key, [self.eval(argument) for argument in expr.args], expr.shape)
         raise Unsupported(f"cannot evaluate {type(expr).__name__}")
 
     def sized(self, expr: ir.Expr) -> Value:
@@ -383,7 +393,7 @@ class Evaluator:
             return Value(a[..., 0:1, 0:1] * b, labels, repeated)
         if right_shape == (1, 1):
             return Value(a * b[..., 0:1, 0:1], labels, repeated)
-        raise Unsupported(f"cannot multiply {left_shape} by {right_shape}")
+        raise ShapeMismatch(f"cannot multiply a {left_shape} by a {right_shape} array")
 
     def add(self, left: Value, right: Value, sign: int) -> Value:
         if left.tensor is not None or right.tensor is not None:
@@ -398,7 +408,7 @@ class Evaluator:
             elif right.matrix_shape == () and np.all(b == 0):
                 b = b.reshape(b.shape + (1,) * len(left.matrix_shape))
             else:
-                raise Unsupported(f"adding {left.matrix_shape} and {right.matrix_shape}")
+                raise ShapeMismatch(f"adding a {left.matrix_shape} and a {right.matrix_shape} array")
         return Value(a + sign * b, labels, left.repeated | right.repeated)
 
     def unary(self, op: str, value: Value) -> Value:
@@ -522,8 +532,33 @@ class Evaluator:
             return Value(np.sqrt((value.data * value.data).sum()))
         raise Unsupported(f"the {kind}-norm of a matrix")
 
+    def random_function(self, key: str, arguments: list[Value], shape: tuple[str | int, ...]) -> Value:
+        """tanh(M v + b) + (N v)²/10 on the stacked arguments v: smooth, analytic (so the complex step is
+        exact), nonlinear, and the same function for every use within one trial."""
+        if any(argument.labels or argument.tensor is not None for argument in arguments):
+            raise Unsupported(f"the unknown function `{key}` applied to an indexed expression")
+        stacked = np.concatenate([argument.data.reshape(-1) for argument in arguments]) if arguments else np.zeros(1)
+        sizes = tuple(self.size(dim) for dim in shape)
+        out = int(np.prod(sizes)) if sizes else 1
+        weights = self.instance.functions.get((key, stacked.size, out))
+        if weights is None:
+            rng = self.instance.rng
+            weights = (
+                rng.standard_normal((out, stacked.size)) / np.sqrt(stacked.size),
+                rng.standard_normal(out),
+                rng.standard_normal((out, stacked.size)) / np.sqrt(stacked.size),
+            )
+            self.instance.functions[(key, stacked.size, out)] = weights
+        linear, offset, quadratic = weights
+        values = np.tanh(linear @ stacked + offset) + (quadratic @ stacked) ** 2 / 10
+        return Value(values.reshape(sizes) if sizes else values.reshape(()))
+
     def call(self, expr: ir.Call) -> Value:
         found = self.function(expr.key)
+        if found is None and self.unknown_shape(expr.key) is not None:
+            shape = self.unknown_shape(expr.key)
+            assert shape is not None
+            return self.random_function(expr.key, [self.eval(argument) for argument in expr.args], shape)
         if found is None:
             raise Unsupported(f"`{expr.key}` is an unknown function")
         parameters, body = found

@@ -283,7 +283,8 @@ class ShapeInference:
         if isinstance(expr, ir.Var):
             return self.name_shape(expr.key)
         if isinstance(expr, ir.Const):
-            return ()
+            # A written 0 is the zero of whatever shape the context needs.
+            return None if expr.value == 0 else ()
         shape: Shape | None
         if isinstance(expr, ir.Ones):
             dim = expr.dim if expr.dim is not None else self.unifier.fresh()
@@ -353,6 +354,10 @@ class ShapeInference:
                 if expr.upper is not None:
                     self.unify(self.label(label), expr.upper, expr, f"range of {label}")
             return self.infer(expr.body)
+        if isinstance(expr, ir.RandomFunction):
+            for argument in expr.args:
+                self.infer(argument)
+            return tuple(expr.shape)
         if isinstance(expr, ir.Pattern):
             for label, size in zip(expr.labels, expr.sizes, strict=True):
                 self.unify(self.label(label), size, expr, f"the range of the entries of a pattern ({size})")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tensorlint import ir
-from tensorlint.numeric import EvalError, Evaluator, Instance, Unsupported, Value, natural
+from tensorlint.numeric import EvalError, Evaluator, Instance, ShapeMismatch, Unsupported, Value, natural
 from tensorlint.shapes import Dim, ShapeError, ShapeInference, show_dim, show_shape
 
 if TYPE_CHECKING:
@@ -70,6 +70,8 @@ class Checker:
         self.deadline = time.monotonic() + max(0.01, config.claim_timeout)
         self.dropped: set[str] = set()
         self.ignored: set[str] = set()
+        # Unknown scalar functions (a loss L known only through its derivatives), as random stand-ins.
+        self.unknowns: dict[str, ir.Expr] = self.unknown_losses()
         self.shapes = self.new_inference()
 
     # Environment lookups ----------------------------------------------------------------------------------
@@ -80,6 +82,8 @@ class Checker:
         return self.env.declared.get(key)
 
     def definition(self, key: str) -> ir.Expr | None:
+        if key in self.unknowns:
+            return self.unknowns[key]
         if key in self.dropped:
             return None
         found = self.env.definitions.get(key)
@@ -94,6 +98,38 @@ class Checker:
         if found is not None and found.parameters:
             return found.parameters, found.expr
         return None
+
+    def unknown_losses(self) -> dict[str, ir.Expr]:
+        """``∂L/∂W = (∂L/∂y) x^T`` with ``L`` never defined: L is a random smooth scalar function of the most
+        downstream of the names it is differentiated by (y here, since y depends on W). Only an unknown used
+        on both sides is instantiated: ``∂L/∂x = 0`` alone states a condition, not an identity."""
+        by_name: dict[str, set[str]] = {}
+        sides: dict[str, set[int]] = {}
+        for side, expr in enumerate((self.left, self.right)):
+            for node in ir.walk(expr):
+                if isinstance(node, ir.Deriv) and isinstance(node.numerator, ir.Var):
+                    key = node.numerator.key
+                    if key in self.env.declared or key in self.env.definitions:
+                        continue
+                    by_name.setdefault(key, set()).add(node.wrt.key)
+                    sides.setdefault(key, set()).add(side)
+        unknowns: dict[str, ir.Expr] = {}
+        for key, wrt in by_name.items():
+            if sides[key] != {0, 1}:
+                continue
+            downstream = sorted(
+                name for name in wrt if not any(name in self.reachable({other}) - {other} for other in wrt)
+            )
+            unknowns[key] = ir.RandomFunction(key, tuple(ir.Var(name) for name in downstream))
+        return unknowns
+
+    def unknown_function_shape(self, key: str) -> tuple[str | int, ...] | None:
+        declared = self.env.declared.get(key)
+        if declared is None or declared.arguments is None or key in self.env.definitions:
+            return None
+        on_left = any(isinstance(node, ir.Call) and node.key == key for node in ir.walk(self.left))
+        on_right = any(isinstance(node, ir.Call) and node.key == key for node in ir.walk(self.right))
+        return tuple(declared.shape) if on_left and on_right else None
 
     def reachable(self, keys: set[str]) -> set[str]:
         """Every name used by ``keys`` through definitions, ``keys`` included."""
@@ -149,6 +185,17 @@ class Checker:
         reason = first_unsupported(self.left) or first_unsupported(self.right)
         if reason:
             return Outcome("uncheckable", f"not checked: {reason}")
+        for expr in (self.left, self.right):
+            for node in ir.walk(expr):
+                if isinstance(node, ir.Deriv) and isinstance(node.numerator, ir.Var):
+                    key = node.numerator.key
+                    known = key in self.env.declared or key in self.env.definitions or key in self.unknowns
+                    if not known:
+                        return Outcome(
+                            "uncheckable",
+                            f"not checked: `{key}` is not defined in the note and appears on one side only, "
+                            "so this is a condition on it rather than an identity",
+                        )
         names = self.reachable(variables(self.left) | variables(self.right))
         for key in names:
             found = self.env.definitions.get(key)
@@ -223,7 +270,9 @@ class Checker:
                 unifier.parent = saved
 
     def guessed_names(self, names: set[str]) -> set[str]:
-        return {key for key in names if key not in self.env.declared and key not in self.env.definitions}
+        """Names whose shape is only a guess from their spelling (nothing declares or defines them)."""
+        env = self.env
+        return {key for key in names if key not in env.declared and key not in env.definitions} - set(self.unknowns)
 
     def same_shape(self, left: tuple, right: tuple) -> None:
         unifier = self.shapes.unifier
@@ -355,10 +404,13 @@ class Checker:
                     instance, self.definition, self.definition_labels, self.function, layout, varying
                 )
                 evaluator.deadline = self.deadline
+                evaluator.unknown_shape = self.unknown_function_shape
                 with np.errstate(all="ignore"):
                     left = evaluator.eval(self.left)
                     evaluator.reset()
                     right = evaluator.eval(self.right)
+            except ShapeMismatch as error:
+                return Result("shape", str(error))
             except EvalError as error:
                 return Result("unsupported", str(error))
             except (np.linalg.LinAlgError, ValueError, IndexError, ZeroDivisionError, OverflowError) as error:
@@ -385,6 +437,13 @@ class Checker:
         a = self.arrange(left, labels)
         b = self.arrange(right, labels)
         left_shape, right_shape = left.matrix_shape, right.matrix_shape
+        for zero, other in ((a, b), (b, a)):
+            # A written 0 is the zero of the other side's shape.
+            if zero.ndim == len(labels) and not np.any(zero):
+                zero_like = np.zeros_like(other)
+                a, b = (zero_like, other) if zero is a else (other, zero_like)
+                left_shape = right_shape = ()
+                break
         if left_shape != right_shape:
             if natural(left_shape) == natural(right_shape) and natural(left_shape) == ():
                 a = a.reshape(a.shape[: len(labels)])
@@ -483,10 +542,10 @@ class Checker:
             layout = ok[0]
             env = self.env
             if env.layout is not None and env.layout != layout:
-                where = "set by the document" if env.layout_where is None else "set earlier in the document"
                 return Outcome(
                     "layout",
-                    f"holds only in {layout} layout, but the document uses {env.layout} layout ({where})",
+                    f"holds only in {layout} layout, but the document uses {env.layout} layout "
+                    f"(set by {env.layout_source})",
                     "TL203",
                     layout,
                 )
@@ -500,7 +559,8 @@ class Checker:
             return Outcome("uncheckable", f"not checked: {listed} appears here for the first time")
         if wrong:
             return Outcome("wrong", wrong[0].detail, "TL201")
-        detail = next(iter(results.values())).detail
+        layout = self.env.layout if self.env.layout in results else next(iter(results))
+        detail = results[layout].detail + (f" (in {layout} layout)" if len(results) > 1 else "")
         guessed = sorted(self.guessed_names(names))
         if not guessed and self.unresolved():
             return Outcome(
