@@ -221,8 +221,9 @@ class Lowerer:
             call = self.function_call(item, following.base)
             if call is None:
                 return None
-            inner: ir.Expr = ir.Unary("transpose", call, start=item.start, end=following.end)
-            return ir.Unary("inverse", inner, start=item.start, end=following.end) if following.inverse else inner
+            where = {"start": item.start, "end": following.end}
+            inner: ir.Expr = ir.Unary("transpose", call, **where)
+            return ir.Unary("inverse", inner, **where) if following.inverse else inner
         if isinstance(following, ast.Sup) and isinstance(following.base, ast.Delimited):
             call = self.function_call(item, following.base)
             exponent = following.exponent

@@ -98,7 +98,7 @@ class Instance:
     positive: set[str]
     all_ones: set[str] = field(default_factory=set)
     # Weights of the random functions that stand for unknown ones, per (name, input size, output size).
-    functions: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    functions: dict[tuple[str, int, int], tuple[np.ndarray, ...]] = field(default_factory=dict)
     values: dict[str, np.ndarray] = field(default_factory=dict)
     directions: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -537,7 +537,8 @@ class Evaluator:
         exact), nonlinear, and the same function for every use within one trial."""
         if any(argument.labels or argument.tensor is not None for argument in arguments):
             raise Unsupported(f"the unknown function `{key}` applied to an indexed expression")
-        stacked = np.concatenate([argument.data.reshape(-1) for argument in arguments]) if arguments else np.zeros(1)
+        parts = [argument.data.reshape(-1) for argument in arguments]
+        stacked = np.concatenate(parts) if parts else np.zeros(1, dtype=complex)
         sizes = tuple(self.size(dim) for dim in shape)
         out = int(np.prod(sizes)) if sizes else 1
         weights = self.instance.functions.get((key, stacked.size, out))

@@ -272,7 +272,8 @@ class Checker:
     def guessed_names(self, names: set[str]) -> set[str]:
         """Names whose shape is only a guess from their spelling (nothing declares or defines them)."""
         env = self.env
-        return {key for key in names if key not in env.declared and key not in env.definitions} - set(self.unknowns)
+        guessed = {key for key in names if key not in env.declared and key not in env.definitions}
+        return guessed - set(self.unknowns)
 
     def same_shape(self, left: tuple, right: tuple) -> None:
         unifier = self.shapes.unifier
