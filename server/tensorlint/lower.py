@@ -218,18 +218,18 @@ class Lowerer:
         """``F(W)``, ``\\sigma(Wx)``, ``f_i(X)``: a name applied to a parenthesized argument."""
         if isinstance(following, ast.Transpose) and isinstance(following.base, ast.Delimited):
             # F(W)^T: the transpose belongs to the value F(W), not to the argument.
-            call = self.function_call(item, following.base)
-            if call is None:
+            applied = self.function_call(item, following.base)
+            if applied is None:
                 return None
-            where = {"start": item.start, "end": following.end}
-            inner: ir.Expr = ir.Unary("transpose", call, **where)
-            return ir.Unary("inverse", inner, **where) if following.inverse else inner
+            span: Any = {"start": item.start, "end": following.end}
+            inner: ir.Expr = ir.Unary("transpose", applied, **span)
+            return ir.Unary("inverse", inner, **span) if following.inverse else inner
         if isinstance(following, ast.Sup) and isinstance(following.base, ast.Delimited):
-            call = self.function_call(item, following.base)
+            applied = self.function_call(item, following.base)
             exponent = following.exponent
-            if call is None or not isinstance(exponent, ast.Number):
+            if applied is None or not isinstance(exponent, ast.Number):
                 return None
-            return ir.Power(call, float(exponent.text), start=item.start, end=following.end)
+            return ir.Power(applied, float(exponent.text), start=item.start, end=following.end)
         if not isinstance(following, ast.Delimited) or following.kind != "()":
             return None
         base = item.base if isinstance(item, ast.Sub) else item

@@ -129,7 +129,7 @@ class Checker:
             return None
         on_left = any(isinstance(node, ir.Call) and node.key == key for node in ir.walk(self.left))
         on_right = any(isinstance(node, ir.Call) and node.key == key for node in ir.walk(self.right))
-        return tuple(declared.shape) if on_left and on_right else None
+        return tuple(declared.shape) if on_left and on_right else None  # type: ignore[arg-type]
 
     def reachable(self, keys: set[str]) -> set[str]:
         """Every name used by ``keys`` through definitions, ``keys`` included."""
