@@ -14,29 +14,30 @@ DATA = Path(__file__).parent / "data"
 EXPECT = re.compile(r"<!-- expect: ([a-z ]+) -->")
 
 
-def cases(name: str) -> list[tuple[int, set[str]]]:
-    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
-    return [
-        (number, set(match.group(1).split()))
-        for number, line in enumerate(lines, 1)
-        if (match := EXPECT.search(line))
-    ]
-
-
-@pytest.mark.parametrize("name", ["denominator_layout.md", "numerator_layout.md", "index_notation.md"])
-def test_verdicts(name):
-    text = (DATA / name).read_text(encoding="utf-8")
-    result = check_text(name, text)
+def check_expectations(path: Path) -> None:
+    """Every line with an expectation holds claims, all with an expected verdict."""
+    text = path.read_text(encoding="utf-8")
+    result = check_text(path.name, text)
     index = LineIndex(text)
     by_line: dict[int, list[str]] = {}
     for claim in result.claims:
         by_line.setdefault(index.position(claim.start)[0], []).append(f"{claim.verdict}: {claim.message}")
     problems = []
-    for line, expected in cases(name):
-        got = by_line.get(line, [])
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        match = EXPECT.search(line)
+        if not match:
+            continue
+        expected = set(match.group(1).split())
+        got = by_line.get(number, [])
         if not got or any(verdict.split(":")[0] not in expected for verdict in got):
-            problems.append(f"line {line}: expected {sorted(expected)}, got {got}")
+            problems.append(f"line {number}: expected {sorted(expected)}, got {got}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", ["denominator_layout.md", "numerator_layout.md", "index_notation.md"])
+def test_verdicts(name):
+    check_expectations(DATA / name)
 
 
 def test_false_claims_carry_a_counterexample():

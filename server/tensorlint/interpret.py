@@ -43,6 +43,8 @@ class Environment:
     seen: set[str] = field(default_factory=set)
     # Names whose meaning the document has given: declared, defined, or used in a verified claim.
     known: set[str] = field(default_factory=set)
+    # Declared structure of matrices: symmetric, diagonal, positive (definite), orthogonal.
+    structures: dict[str, set[str]] = field(default_factory=dict)
     # Entry names of a matrix written by entries: x_{ij} are the entries of X.
     aliases: dict[str, str] = field(default_factory=dict)
     layout: str | None = None
@@ -144,9 +146,13 @@ def prose_name(text: str, config: Config) -> str | None:
     from tensorlint.parse import parse_span as parse
 
     result = parse(text)
-    if len(result.statements) != 1 or result.statements[0].chain.ops:
+    if not result.statements:
         return None
-    node = result.statements[0].chain.parts[0]
+    # The last name of the span: "$x, y$ are vectors", "$X \in \mathbb{R}^{n\times n}$ is symmetric".
+    chain = result.statements[-1].chain
+    node = chain.parts[0]
+    if chain.ops and chain.ops[0] not in ("in",):
+        return None
     if isinstance(node, ast.Name):
         return name_key(node, config.unify_fonts)
     return None
@@ -217,6 +223,12 @@ class Interpreter:
             self.env.layout, self.env.layout_where, self.env.layout_fixed = fact.value, fact.offset, True
             self.env.layout_source = f"the prose on line {self.line(fact.offset)}"
             self.env.version += 1
+            return
+        if fact.kind == "structure":
+            key = prose_name(fact.name, config)
+            if key:
+                self.env.structures.setdefault(key, set()).update(fact.value.split(","))
+                self.env.version += 1
             return
         if fact.kind == "all-ones":
             key = prose_name(fact.name, config)
@@ -409,6 +421,14 @@ class Interpreter:
                 self.env.known.add(call[0])
                 self.add_claim(left, right, "definition", f"defines `{call[0]}`")
                 return
+            structure = self.structure_statement(left.node, right.node)
+            if structure is not None:
+                key, kind = structure
+                if kind not in self.env.structures.get(key, set()):
+                    self.env.structures.setdefault(key, set()).add(kind)
+                    self.env.version += 1
+                    self.add_claim(left, right, "definition", f"declares `{key}` {kind}")
+                    return
             if self.entry_pattern(left.node, right.node):
                 self.add_claim(left, right, "definition", "declares the shape by its entries")
                 return
@@ -430,6 +450,30 @@ class Interpreter:
                 return
         del latex
         self.check(left, op, right)
+
+    def structure_statement(self, left: ast.Node, right: ast.Node) -> tuple[str, str] | None:
+        """``A = A^T`` states that A is symmetric; ``Q^T Q = I`` that Q is orthogonal."""
+        unify = self.config.unify_fonts
+        for one, other in ((left, right), (right, left)):
+            if (
+                isinstance(one, ast.Name)
+                and isinstance(other, ast.Transpose)
+                and not other.inverse
+                and isinstance(other.base, ast.Name)
+                and name_key(one, unify) == name_key(other.base, unify)
+            ):
+                return name_key(one, unify), "symmetric"
+            if isinstance(other, ast.Name) and other.text == "I" and isinstance(one, ast.Juxt) and len(one.items) == 2:
+                first, second = one.items
+                for plain, transposed in ((first, second), (second, first)):
+                    if (
+                        isinstance(plain, ast.Name)
+                        and isinstance(transposed, ast.Transpose)
+                        and isinstance(transposed.base, ast.Name)
+                        and name_key(plain, unify) == name_key(transposed.base, unify)
+                    ):
+                        return name_key(plain, unify), "orthogonal"
+        return None
 
     def entry_pattern(self, left: ast.Node, right: ast.Node) -> bool:
         """``W = [W_{11} … W_{DC}]``: a matrix written by its entries declares its shape (D×C)."""

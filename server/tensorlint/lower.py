@@ -502,7 +502,18 @@ def _add(left: ir.Expr, right: ir.Expr, sign: int, node: ast.Node) -> ir.Expr:
     signs: tuple[int, ...] = (1,)
     if isinstance(left, ir.Add):
         terms, signs = left.terms, left.signs
-    return ir.Add((*terms, right), (*signs, sign), start=node.start, end=node.end)
+    # In a sum, diag(X) of a matrix is the diagonal matrix (2X^{-1} - diag(X^{-1})), not the vector.
+    terms = tuple(_diagonal_matrix(term) for term in (*terms, right))
+    return ir.Add(terms, (*signs, sign), start=node.start, end=node.end)
+
+
+def _diagonal_matrix(term: ir.Expr) -> ir.Expr:
+    if isinstance(term, ir.Unary) and term.op == "diag":
+        return ir.Unary("diagm", term.operand, start=term.start, end=term.end)
+    if isinstance(term, ir.Prod) and any(isinstance(f, ir.Unary) and f.op == "diag" for f in term.factors):
+        factors = tuple(_diagonal_matrix(factor) for factor in term.factors)
+        return ir.Prod(factors, term.dot, start=term.start, end=term.end)
+    return term
 
 
 def lower(node: ast.Node, scope: Scope) -> ir.Expr:

@@ -63,6 +63,14 @@ def natural(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape
 
 
+def symmetric_reading(gradient: np.ndarray, reading: str) -> np.ndarray:
+    transposed = np.swapaxes(gradient, -1, -2)
+    if reading == "structured":
+        diagonal = np.diagonal(gradient, axis1=-2, axis2=-1)
+        return gradient + transposed - diagonal[..., None] * np.eye(gradient.shape[-1])
+    return (gradient + transposed) / 2
+
+
 def align(first: Value, second: Value) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], frozenset[str]]:
     """Both values' data with their labelled axes in one common order (size 1 where a label is absent)."""
     labels = first.labels + tuple(label for label in second.labels if label not in first.labels)
@@ -99,12 +107,18 @@ class Instance:
     all_ones: set[str] = field(default_factory=set)
     # Weights of the random functions that stand for unknown ones, per (name, input size, output size).
     functions: dict[tuple[str, int, int], tuple[np.ndarray, ...]] = field(default_factory=dict)
+    # Declared structure of square matrices: symmetric, diagonal, positive (definite), orthogonal.
+    structures: dict[str, set[str]] = field(default_factory=dict)
     values: dict[str, np.ndarray] = field(default_factory=dict)
     directions: dict[str, np.ndarray] = field(default_factory=dict)
 
     def random(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
         if key in self.all_ones:
             return np.ones(shape, dtype=complex)
+        structure = self.structures.get(key, set())
+        square = len(shape) == 2 and shape[0] == shape[1]
+        if structure and square:
+            return self.structured(structure, shape[0], key in self.positive).astype(complex)
         if key in self.positive:
             if len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
                 # Positive definite in the sense x^T X x > 0 but not symmetric: det X > 0 and
@@ -114,6 +128,21 @@ class Instance:
                 return (a @ a.T / shape[0] + np.eye(shape[0]) + 0.5 * (skew - skew.T)).astype(complex)
             return self.rng.uniform(0.5, 2.0, shape).astype(complex)
         return self.rng.standard_normal(shape).astype(complex)
+
+
+    def structured(self, structure: set[str], size: int, positive: bool) -> np.ndarray:
+        """A random matrix with the declared structure (and positive where a function needs it)."""
+        rng = self.rng
+        if "orthogonal" in structure:
+            q, r = np.linalg.qr(rng.standard_normal((size, size)))
+            return q * np.sign(np.diag(r))
+        if "diagonal" in structure:
+            values = rng.uniform(0.5, 2.0, size) if positive or "positive" in structure else rng.standard_normal(size)
+            return np.diag(values)
+        a = rng.standard_normal((size, size))
+        if "positive" in structure or positive:
+            return a @ a.T / size + np.eye(size)
+        return (a + a.T) / 2
 
 
 class Evaluator:
@@ -140,6 +169,9 @@ class Evaluator:
         self.varying = varying or set()
         # Index labels inside a definition live in their own namespace, "name::".
         self.scope = ""
+        # How a gradient by a symmetric matrix is read: "unconstrained" (every entry independent),
+        # "structured" (the Matrix Cookbook's G + Gᵀ − diag G) or "symmetrized" ((G + Gᵀ)/2).
+        self.reading = "unconstrained"
         # time.monotonic() after which evaluation gives up (the claim becomes uncheckable).
         self.deadline = float("inf")
         # Output shapes of declared functions that the note never defines (instantiated at random).
@@ -454,6 +486,14 @@ class Evaluator:
             if len(shape) != 2:
                 return value
             return Value(data.T.reshape(-1, 1), labels)
+        if op == "diagm":
+            if labels:
+                raise Unsupported("diag of an indexed expression")
+            if len(shape) == 2 and shape[1] == 1:
+                return Value(np.diag(data[:, 0]))
+            if square:
+                return Value(np.diag(np.diag(data)))
+            raise Unsupported("diag of a non-square matrix")
         if op == "diag":
             if labels:
                 raise Unsupported("diag of an indexed expression")
@@ -657,6 +697,8 @@ class Evaluator:
             return Value(data, full.labels, full.repeated)
         if f_order == 0:
             gradient = data.reshape(batch + point.shape)
+            if self.reading != "unconstrained" and "symmetric" in self.instance.structures.get(wrt.key, set()):
+                gradient = symmetric_reading(gradient, self.reading)
             if self.layout == "numerator" and not expr.gradient:
                 gradient = np.swapaxes(gradient, -1, -2)
             return Value(gradient, full.labels, full.repeated)

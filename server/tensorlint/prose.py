@@ -13,6 +13,8 @@ from dataclasses import dataclass
 # A name written in prose: $k$ (a math span), \vec{x}, \mathbf{x}, or one bare letter.
 NAME = r"(?:\$\d+\$|\\(?:vec|mathbf|textbf|boldsymbol|bm)\{[A-Za-z]\}|\b(?-i:[A-Z])\b)"
 SIZE = r"(?:\$\d+\$|[A-Za-z0-9]+)"
+STRUCTURE = r"(?:symmetric|diagonal|orthogonal|positive[- ]semi-?definite|positive[- ]definite|SPD|PSD)"
+STRUCTURES = rf"{STRUCTURE}(?:(?:\s*,\s*|\s+and\s+|\s+){STRUCTURE})*"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,10 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("orientation", re.compile(rf"({NAME})\s+and\s+({NAME})\s+are\s+(row|column)\s+vectors", re.I)),
     # "an all-ones matrix $J$"
     ("all-ones", re.compile(rf"all[- ]ones\s+(?:matrix|vector)\s+({NAME})", re.I)),
+    # "$A$ is symmetric", "let $\Sigma$ be a symmetric positive definite matrix"
+    ("structure-after", re.compile(rf"({NAME})\s+(?:is|be|are)\s+(?:an?\s+)?(?:square\s+)?({STRUCTURES})", re.I)),
+    # "a symmetric matrix $A$", "an orthogonal matrix Q"
+    ("structure-before", re.compile(rf"({STRUCTURES})\s+(?:square\s+|real\s+)?matri(?:x|ces)\s+({NAME})", re.I)),
     ("layout", re.compile(r"\b(numerator|denominator)[- ]layout|\b(Jacobian)\s+formulation", re.I)),
     ("einstein", re.compile(r"Einstein\s+summation", re.I)),
 ]
@@ -119,6 +125,9 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
                     found.append(
                         ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at)
                     )
+            elif kind in ("structure-after", "structure-before"):
+                name, words = (groups[0], groups[1]) if kind == "structure-after" else (groups[1], groups[0])
+                found.append(ProseFact("structure", read_name(name, spans), value=structure_words(words), offset=at))
             elif kind == "all-ones":
                 found.append(ProseFact("all-ones", read_name(groups[0], spans), offset=at))
             elif kind == "layout":
@@ -128,6 +137,21 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
                 found.append(ProseFact("einstein", offset=at))
     found.sort(key=lambda fact: fact.offset)
     return found
+
+
+def structure_words(words: str) -> str:
+    """``symmetric positive definite`` → ``symmetric,positive``."""
+    lowered = words.lower()
+    kinds = set()
+    if "symmetric" in lowered:
+        kinds.add("symmetric")
+    if "definite" in lowered or "spd" in lowered or "psd" in lowered:
+        kinds |= {"symmetric", "positive"}
+    if "diagonal" in lowered:
+        kinds.add("diagonal")
+    if "orthogonal" in lowered:
+        kinds.add("orthogonal")
+    return ",".join(sorted(kinds))
 
 
 def _vector(name: str, size: str, orientation: str, offset: int) -> ProseFact:

@@ -417,6 +417,12 @@ class ShapeInference:
             if len(shape) == 2:
                 return (("*", shape[0], shape[1]), 1)
             return shape
+        if op == "diagm":
+            # diag of a vector is a diagonal matrix; of a square matrix, its diagonal part (in a sum).
+            if len(shape) == 2 and self.unifier.find(shape[1]) == 1:
+                return (shape[0], shape[0])
+            self.square(shape, expr, "`diag`")
+            return shape
         if op == "diag":
             if len(shape) == 2 and self.unifier.find(shape[1]) == 1:
                 return (shape[0], shape[0])
