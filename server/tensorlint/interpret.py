@@ -463,7 +463,8 @@ class Interpreter:
                 and name_key(one, unify) == name_key(other.base, unify)
             ):
                 return name_key(one, unify), "symmetric"
-            if isinstance(other, ast.Name) and other.text == "I" and isinstance(one, ast.Juxt) and len(one.items) == 2:
+            is_identity = isinstance(other, ast.Name) and other.text == "I"
+            if is_identity and isinstance(one, ast.Juxt) and len(one.items) == 2:
                 first, second = one.items
                 for plain, transposed in ((first, second), (second, first)):
                     if (

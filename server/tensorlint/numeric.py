@@ -129,7 +129,6 @@ class Instance:
             return self.rng.uniform(0.5, 2.0, shape).astype(complex)
         return self.rng.standard_normal(shape).astype(complex)
 
-
     def structured(self, structure: set[str], size: int, positive: bool) -> np.ndarray:
         """A random matrix with the declared structure (and positive where a function needs it)."""
         rng = self.rng
@@ -137,8 +136,9 @@ class Instance:
             q, r = np.linalg.qr(rng.standard_normal((size, size)))
             return q * np.sign(np.diag(r))
         if "diagonal" in structure:
-            values = rng.uniform(0.5, 2.0, size) if positive or "positive" in structure else rng.standard_normal(size)
-            return np.diag(values)
+            if positive or "positive" in structure:
+                return np.diag(rng.uniform(0.5, 2.0, size))
+            return np.diag(rng.standard_normal(size))
         a = rng.standard_normal((size, size))
         if "positive" in structure or positive:
             return a @ a.T / size + np.eye(size)
@@ -697,7 +697,8 @@ class Evaluator:
             return Value(data, full.labels, full.repeated)
         if f_order == 0:
             gradient = data.reshape(batch + point.shape)
-            if self.reading != "unconstrained" and "symmetric" in self.instance.structures.get(wrt.key, set()):
+            symmetric = "symmetric" in self.instance.structures.get(wrt.key, set())
+            if self.reading != "unconstrained" and symmetric:
                 gradient = symmetric_reading(gradient, self.reading)
             if self.layout == "numerator" and not expr.gradient:
                 gradient = np.swapaxes(gradient, -1, -2)

@@ -72,9 +72,15 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # "an all-ones matrix $J$"
     ("all-ones", re.compile(rf"all[- ]ones\s+(?:matrix|vector)\s+({NAME})", re.I)),
     # "$A$ is symmetric", "let $\Sigma$ be a symmetric positive definite matrix"
-    ("structure-after", re.compile(rf"({NAME})\s+(?:is|be|are)\s+(?:an?\s+)?(?:square\s+)?({STRUCTURES})", re.I)),
+    (
+        "structure-after",
+        re.compile(rf"({NAME})\s+(?:is|be|are)\s+(?:an?\s+)?(?:square\s+)?({STRUCTURES})", re.I),
+    ),
     # "a symmetric matrix $A$", "an orthogonal matrix Q"
-    ("structure-before", re.compile(rf"({STRUCTURES})\s+(?:square\s+|real\s+)?matri(?:x|ces)\s+({NAME})", re.I)),
+    (
+        "structure-before",
+        re.compile(rf"({STRUCTURES})\s+(?:square\s+|real\s+)?matri(?:x|ces)\s+({NAME})", re.I),
+    ),
     ("layout", re.compile(r"\b(numerator|denominator)[- ]layout|\b(Jacobian)\s+formulation", re.I)),
     ("einstein", re.compile(r"Einstein\s+summation", re.I)),
 ]
@@ -127,7 +133,8 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
                     )
             elif kind in ("structure-after", "structure-before"):
                 name, words = (groups[0], groups[1]) if kind == "structure-after" else (groups[1], groups[0])
-                found.append(ProseFact("structure", read_name(name, spans), value=structure_words(words), offset=at))
+                kinds = structure_words(words)
+                found.append(ProseFact("structure", read_name(name, spans), value=kinds, offset=at))
             elif kind == "all-ones":
                 found.append(ProseFact("all-ones", read_name(groups[0], spans), offset=at))
             elif kind == "layout":
