@@ -35,7 +35,18 @@ def check_expectations(path: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("name", ["denominator_layout.md", "numerator_layout.md", "index_notation.md"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "denominator_layout.md",
+        "numerator_layout.md",
+        "index_notation.md",
+        "cookbook_denominator.md",
+        "cookbook_numerator.md",
+        "backprop.md",
+        "index_forms.md",
+    ],
+)
 def test_verdicts(name):
     check_expectations(DATA / name)
 

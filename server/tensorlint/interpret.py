@@ -286,8 +286,19 @@ class Interpreter:
         result = parse_span(span.text)
         for start, end, code, message in result.problems:
             self.problem(span, start, end, code, message)
+        # "$x, y \in \mathbb{R}^n$" splits at the comma: names listed before a declaration share it.
+        listed: list[ast.Node] = []
         for statement in result.statements:
-            self.statement(statement.chain, span)
+            chain = statement.chain
+            if not chain.ops and isinstance(chain.parts[0], ast.Name):
+                listed.append(chain.parts[0])
+            elif chain.ops[:1] == ("in",) and chain.parts[0] is not None and len(chain.parts) == 2 and listed:
+                for name in listed:
+                    self.declare(name, chain.parts[1])  # type: ignore[arg-type]
+                listed = []
+            else:
+                listed = []
+            self.statement(chain, span)
 
     def statement(self, chain: ast.Chain, span: MathSpan) -> None:
         parts: list[Part | None] = [Part(node, span) if node is not None else None for node in chain.parts]

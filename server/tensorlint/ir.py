@@ -90,7 +90,8 @@ class Unary(Expr):
 @dataclass(frozen=True)
 class Power(Expr):
     base: Expr
-    exponent: float
+    # A number, or a dimension's name (det(A)^n).
+    exponent: float | str
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ class Wrt:
 
     key: str
     indices: tuple[IndexRef, ...] | None = None
+    # By vec(X): the derivative's X axes are flattened by columns.
+    vec: bool = False
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,8 @@ class Lowerer:
         where: Any = {"start": node.start, "end": node.end}
         if key == "I" and "I" not in self.scope.variables:
             return ir.Identity(None, **where)
+        if key == "pi" and "pi" not in self.scope.variables:
+            return ir.Const(3.141592653589793, **where)
         return ir.Var(key, **where)
 
     def dimension(self, node: ast.Node) -> str | int | None:
@@ -183,7 +185,66 @@ class Lowerer:
     def is_differential_d(self, node: ast.Node) -> bool:
         return isinstance(node, ast.Name) and node.text == "d" and "d" not in self.scope.variables
 
+    def is_function_name(self, node: ast.Node) -> bool:
+        if not isinstance(node, ast.Name):
+            return False
+        key = self.key(node)
+        return key in self.scope.functions or (key in FUNCTION_NAMES and key not in self.scope.variables)
+
+    def regroup(self, items: tuple[ast.Node, ...]) -> tuple[ast.Node, ...]:
+        """Give operators written without parentheses the factors they act on.
+
+        ``\\log \\sigma(z)`` and ``d\\,\\sigma(z)`` apply to the call ``\\sigma(z)``, not to the bare ``\\sigma``;
+        ``\\log \\mathbf{1}^T e^{v}`` and ``\\operatorname{tr} A B`` take the whole product that follows, up to
+        the next operator (so ``\\sin x \\cos x`` stays a product of two functions).
+        """
+        grouped: list[ast.Node] = []
+        index = 0
+        while index < len(items):
+            item = items[index]
+            following = items[index + 1] if index + 1 < len(items) else None
+            if (
+                len(items) > 2
+                and self.is_function_name(item)
+                and isinstance(following, ast.Delimited)
+                and following.kind == "()"
+            ):
+                grouped.append(ast.Juxt((item, following), start=item.start, end=following.end))
+                index += 2
+                continue
+            grouped.append(item)
+            index += 1
+        result: list[ast.Node] = []
+        index = 0
+        while index < len(grouped):
+            item = grouped[index]
+            if isinstance(item, ast.Func) and not item.call and item.sub is None and item.power is None:
+                absorbed = [item.arg]
+                index += 1
+                while index < len(grouped) and not self.is_operator(grouped[index]):
+                    absorbed.append(grouped[index])
+                    index += 1
+                if len(absorbed) > 1:
+                    argument = ast.Juxt(tuple(absorbed), start=absorbed[0].start, end=absorbed[-1].end)
+                    item = ast.Func(item.name, argument, False, start=item.start, end=argument.end)
+                result.append(item)
+                continue
+            result.append(item)
+            index += 1
+        return tuple(result)
+
+    def is_operator(self, node: ast.Node) -> bool:
+        """Where a function written without parentheses stops taking factors."""
+        if isinstance(node, ast.Func | ast.BigOp | ast.Frac | ast.Partial | ast.Nabla):
+            return True
+        if isinstance(node, ast.Sub) and isinstance(node.base, ast.Partial | ast.Nabla):
+            return True
+        if isinstance(node, ast.Juxt) and node.items and self.is_function_name(node.items[0]):
+            return True
+        return self.is_differential_d(node)
+
     def juxtaposition(self, items: tuple[ast.Node, ...], node: ast.Node) -> ir.Expr:
+        items = self.regroup(items)
         factors: list[ir.Expr] = []
         index = 0
         while index < len(items):
@@ -280,6 +341,13 @@ class Lowerer:
         return ir.Unsupported("a derivative whose denominator is not ∂ of one variable")
 
     def wrt_target(self, node: ast.Node) -> tuple[ir.Wrt, bool] | None:
+        if isinstance(node, ast.Func) and node.name == "vec":
+            argument = node.arg
+            if isinstance(argument, ast.Delimited) and len(argument.items) == 1:
+                argument = argument.items[0]
+            if isinstance(argument, ast.Name):
+                return ir.Wrt(self.key(argument), vec=True), False
+            return None
         if isinstance(node, ast.Name):
             return ir.Wrt(self.key(node)), False
         if isinstance(node, ast.Sub) and isinstance(node.base, ast.Name):
@@ -304,8 +372,23 @@ class Lowerer:
         wrt, gradient = operator
         return ir.Deriv(operand, wrt, gradient, start=node.start, end=operand.end)
 
+    def strip_differential(self, node: ast.Node) -> ast.Node | None:
+        """``\\partial x \\odot x`` parses as ``(\\partial x) \\odot x``: the operand without its ∂."""
+        if isinstance(node, ast.Juxt) and self.is_bare_differential(node.items[0]):
+            rest = node.items[1:]
+            return rest[0] if len(rest) == 1 else ast.Juxt(rest, start=rest[0].start, end=rest[-1].end)
+        if isinstance(node, ast.BinOp):
+            left = self.strip_differential(node.left)
+            if left is not None:
+                return ast.BinOp(node.op, left, node.right, start=left.start, end=node.end)
+        return None
+
     def fraction(self, node: ast.Frac) -> ir.Expr:
         numerator = node.numerator
+        if isinstance(numerator, ast.BinOp):
+            stripped = self.strip_differential(numerator)
+            if stripped is not None:
+                return self.make_derivative(self.expr(stripped), self.wrt(node.denominator), node)
         if isinstance(numerator, ast.Juxt) and self.is_bare_differential(numerator.items[0]):
             operator = self.wrt(node.denominator)
             rest = numerator.items[1:]
@@ -350,7 +433,13 @@ class Lowerer:
     def superscript(self, node: ast.Sup) -> ir.Expr:
         where: Any = {"start": node.start, "end": node.end}
         exponent = node.exponent
+        base_node = node.base
+        is_e = isinstance(base_node, ast.Name) and base_node.text == "e" and not base_node.font
+        if is_e and "e" not in self.scope.variables:
+            return ir.Unary("exp", self.expr(exponent), **where)
         base = self.expr(node.base)
+        if isinstance(exponent, ast.Name) and exponent.text in self.scope.dims:
+            return ir.Power(base, exponent.text, **where)
         if isinstance(exponent, ast.Neg) and isinstance(exponent.operand, ast.Number):
             if exponent.operand.text == "1":
                 return ir.Unary("inverse", base, **where)
@@ -431,6 +520,9 @@ class Lowerer:
         where: Any = {"start": node.start, "end": node.end}
         if isinstance(node, ast.Name):
             return self.name(node)
+        if isinstance(node, ast.Number) and node.text == "1" and node.font in ("bf", "bb"):
+            # \mathbf{1} with no size: the all-ones vector of whatever size the context needs.
+            return ir.Ones(None, **where)
         if isinstance(node, ast.Number):
             try:
                 return ir.Const(float(node.text), **where)
@@ -502,9 +594,17 @@ def _add(left: ir.Expr, right: ir.Expr, sign: int, node: ast.Node) -> ir.Expr:
     signs: tuple[int, ...] = (1,)
     if isinstance(left, ir.Add):
         terms, signs = left.terms, left.signs
-    # In a sum, diag(X) of a matrix is the diagonal matrix (2X^{-1} - diag(X^{-1})), not the vector.
-    terms = tuple(_diagonal_matrix(term) for term in (*terms, right))
+    # In a sum, diag(X) of a matrix is the diagonal matrix (2X^{-1} - diag(X^{-1})), not the vector, and a
+    # nonzero constant is that constant in every entry (1 - σ(x) elementwise).
+    terms = tuple(_broadcast_constant(_diagonal_matrix(term)) for term in (*terms, right))
     return ir.Add(terms, (*signs, sign), start=node.start, end=node.end)
+
+
+def _broadcast_constant(term: ir.Expr) -> ir.Expr:
+    if isinstance(term, ir.Const) and term.value != 0:
+        ones = ir.Ones(None, square=True, start=term.start, end=term.end)
+        return ir.Prod((term, ones), start=term.start, end=term.end)
+    return term
 
 
 def _diagonal_matrix(term: ir.Expr) -> ir.Expr:

@@ -321,7 +321,8 @@ class Evaluator:
         if isinstance(expr, ir.Unary):
             return self.unary(expr.op, self.eval(expr.operand))
         if isinstance(expr, ir.Power):
-            return self.power(self.eval(expr.base), expr.exponent)
+            exponent = self.size(expr.exponent) if isinstance(expr.exponent, str) else expr.exponent
+            return self.power(self.eval(expr.base), exponent)
         if isinstance(expr, ir.Binary):
             return self.binary(expr.op, self.eval(expr.left), self.eval(expr.right))
         if isinstance(expr, ir.Norm):
@@ -685,6 +686,12 @@ class Evaluator:
     def derivative(self, expr: ir.Deriv) -> Value:
         wrt = expr.wrt
         full, point = self.jacobian(expr.numerator, wrt.key)
+        if wrt.vec and point.ndim == 2:
+            # The variable's axes, flattened by columns, as for vec(X).
+            data = np.swapaxes(full.data, -1, -2)
+            data = data.reshape((*data.shape[:-2], point.size, 1))
+            full = Value(data, full.labels, full.repeated)
+            point = point.T.reshape(-1, 1)
         lead = len(full.labels)
         numerator_shape = full.data.shape[lead : full.data.ndim - point.ndim]
         if wrt.indices is not None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 NAME = r"(?:\$\d+\$|\\(?:vec|mathbf|textbf|boldsymbol|bm)\{[A-Za-z]\}|\b(?-i:[A-Z])\b)"
 SIZE = r"(?:\$\d+\$|[A-Za-z0-9]+)"
 STRUCTURE = r"(?:symmetric|diagonal|orthogonal|positive[- ]semi-?definite|positive[- ]definite|SPD|PSD)"
+# A parenthetical remark after a name: "$\Sigma$ (the covariance)".
+REMARK = r"(?:\s*\([^()]{0,40}\))?"
 STRUCTURES = rf"{STRUCTURE}(?:(?:\s*,\s*|\s+and\s+|\s+){STRUCTURE})*"
 
 
@@ -74,12 +76,22 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # "$A$ is symmetric", "let $\Sigma$ be a symmetric positive definite matrix"
     (
         "structure-after",
-        re.compile(rf"({NAME})\s+(?:is|be|are)\s+(?:an?\s+)?(?:square\s+)?({STRUCTURES})", re.I),
+        re.compile(rf"({NAME}){REMARK}\s+(?:is|be|are)\s+(?:an?\s+)?(?:square\s+)?({STRUCTURES})", re.I),
     ),
+    # "$\Sigma$ (the covariance) and $\Lambda$ (the precision) be symmetric positive definite"
+    (
+        "structure-pair",
+        re.compile(
+            rf"({NAME}){REMARK}\s*(?:,|\s+and)\s+({NAME}){REMARK}\s+(?:are|be)\s+(?:both\s+)?({STRUCTURES})",
+            re.I,
+        ),
+    ),
+    # "... positive definite and $S$ symmetric"
+    ("structure-and", re.compile(rf"(?:\band|,)\s+({NAME})\s+({STRUCTURES})\b", re.I)),
     # "a symmetric matrix $A$", "an orthogonal matrix Q"
     (
         "structure-before",
-        re.compile(rf"({STRUCTURES})\s+(?:square\s+|real\s+)?matri(?:x|ces)\s+({NAME})", re.I),
+        re.compile(rf"({STRUCTURES})\s+(?:[\w-]+\s+){{0,2}}?matri(?:x|ces)\s+({NAME})", re.I),
     ),
     ("layout", re.compile(r"\b(numerator|denominator)[- ]layout|\b(Jacobian)\s+formulation", re.I)),
     ("einstein", re.compile(r"Einstein\s+summation", re.I)),
@@ -131,8 +143,12 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
                     found.append(
                         ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at)
                     )
-            elif kind in ("structure-after", "structure-before"):
-                name, words = (groups[0], groups[1]) if kind == "structure-after" else (groups[1], groups[0])
+            elif kind == "structure-pair":
+                kinds = structure_words(groups[2])
+                for name in groups[:2]:
+                    found.append(ProseFact("structure", read_name(name, spans), value=kinds, offset=at))
+            elif kind in ("structure-after", "structure-before", "structure-and"):
+                name, words = (groups[1], groups[0]) if kind == "structure-before" else (groups[0], groups[1])
                 kinds = structure_words(words)
                 found.append(ProseFact("structure", read_name(name, spans), value=kinds, offset=at))
             elif kind == "all-ones":

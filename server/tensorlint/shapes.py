@@ -260,6 +260,11 @@ class ShapeInference:
         if len(left) != 2 or len(right) != 2:
             return None
         find = self.unifier.find
+        # A 1×1 result such as (a^T x) scales what it multiplies; it never forces a size of 1 on it.
+        if find(left[0]) == 1 and find(left[1]) == 1:
+            return right
+        if find(right[0]) == 1 and find(right[1]) == 1:
+            return left
         if dot and find(left[1]) == 1 and find(right[1]) == 1:
             self.unify(left[0], right[0], expr, "dot product")
             return ()
@@ -332,6 +337,8 @@ class ShapeInference:
             return self.unary(expr)
         if isinstance(expr, ir.Power):
             shape = self.infer(expr.base)
+            if isinstance(expr.exponent, str) and shape is not None and shape != ():
+                self.same(shape, (), expr, "a power with a symbolic exponent of")
             self.square(shape, expr, "a matrix power")
             return shape
         if isinstance(expr, ir.Binary):
@@ -344,6 +351,8 @@ class ShapeInference:
         if isinstance(expr, ir.Deriv):
             self.infer(expr.numerator)
             wrt = self.name_shape(expr.wrt.key)
+            if wrt is not None and expr.wrt.vec and len(wrt) == 2:
+                wrt = (("*", wrt[0], wrt[1]), 1)
             if wrt is not None and expr.wrt.indices is not None:
                 self.apply_indices(wrt, expr.wrt.indices, expr)
             return None

@@ -246,6 +246,8 @@ class Checker:
         wrt = self.shapes.name_shape(derivative.wrt.key)
         if numerator is None or wrt is None or derivative.wrt.indices is not None:
             return
+        if derivative.wrt.vec and len(wrt) == 2:
+            wrt = (("*", wrt[0], wrt[1]), 1)
         candidates: list[tuple] = []
 
         def is_vector(shape: tuple) -> bool:
@@ -372,7 +374,7 @@ class Checker:
                     for inner in ir.walk(node.operand):
                         if isinstance(inner, ir.Var):
                             positive.add(inner.key)
-                if isinstance(node, ir.Power) and node.exponent < 0:
+                if isinstance(node, ir.Power) and isinstance(node.exponent, float) and node.exponent < 0:
                     for inner in ir.walk(node.base):
                         if isinstance(inner, ir.Var):
                             positive.add(inner.key)
