@@ -63,9 +63,7 @@ TEMPLATES: tuple[Template, ...] = (
     Template("layer-by-input", True, r"\frac{\partial @W @x}{\partial @x} = @W^@T"),
     Template("bilinear-by-weights", True, r"\frac{\partial @u^@T @W @x}{\partial @W} = @u @x^@T"),
     Template("trace-by-matrix", True, r"\frac{\partial}{\partial @X} \operatorname{tr}(@A @X) = @A^@T"),
-    Template(
-        "trace-transpose-by-matrix", True, r"\frac{\partial \operatorname{tr}(@X^@T @A)}{\partial @X} = @A"
-    ),
+    Template("trace-transpose-by-matrix", True, r"\frac{\partial \operatorname{tr}(@X^@T @A)}{\partial @X} = @A"),
     Template("log-det", True, r"\frac{\partial \log\det @X}{\partial @X} = @X^{-T}"),
     Template("least-squares", True, r"\frac{\partial \|@W @x - @u\|^2}{\partial @x} = 2 @W^@T (@W @x - @u)"),
     Template("frobenius-gradient", True, r"\frac{\partial \operatorname{tr}(@W^@T @W)}{\partial @W} = 2 @W"),
@@ -76,16 +74,12 @@ TEMPLATES: tuple[Template, ...] = (
     Template("double-transpose", True, r"(@A^@T)^@T = @A"),
     Template("transpose-sum", True, r"(@A + @B)^@T = @A^@T + @B^@T"),
     Template("trace-of-transpose", True, r"\operatorname{tr}(@A^@T) = \operatorname{tr}(@A)"),
-    Template(
-        "trace-additive", True, r"\operatorname{tr}(@A + @B) = \operatorname{tr}(@A) + \operatorname{tr}(@B)"
-    ),
+    Template("trace-additive", True, r"\operatorname{tr}(@A + @B) = \operatorname{tr}(@A) + \operatorname{tr}(@B)"),
     Template("scalar-transpose", True, r"@u^@T @W @x = @x^@T @W^@T @u"),
     Template("norm-square", True, r"\|@x\|^2 = @x^@T @x"),
     Template("norm-expansion", True, r"\|@u + @v\|^2 = \|@u\|^2 + 2 @u^@T @v + \|@v\|^2"),
     Template("inverse-product", True, r"(@A @B)^{-1} = @B^{-1} @A^{-1}"),
-    Template(
-        "quadratic-symmetric-shortcut", False, r"\frac{\partial @v^@T @A @v}{\partial @v} = 2 @A @v", "wrong"
-    ),
+    Template("quadratic-symmetric-shortcut", False, r"\frac{\partial @v^@T @A @v}{\partial @v} = 2 @A @v", "wrong"),
     Template("vector-by-matrix-as-row", False, r"\frac{\partial @W @x}{\partial @W} = @x^@T", "shape"),
     Template("transpose-keeps-order", False, r"(@A @B)^@T = @A^@T @B^@T", "wrong"),
     Template(
@@ -204,9 +198,7 @@ def generate_note(rng: random.Random, title: int, claims: int) -> tuple[str, lis
     return "\n".join(lines) + "\n", generated
 
 
-def generate_corpus(
-    folder: Path, notes: int, claims: int, seed: int
-) -> list[tuple[Path, list[GeneratedClaim]]]:
+def generate_corpus(folder: Path, notes: int, claims: int, seed: int) -> list[tuple[Path, list[GeneratedClaim]]]:
     rng = random.Random(seed)
     corpus = []
     for number in range(notes):
@@ -287,18 +279,14 @@ def profile_summary(check_text: CheckText, documents: list[tuple[str, str]], top
     # Drop pstats' preamble up to the table header, and shorten the site-packages and repository paths.
     text = stream.getvalue()
     table = text[text.find("   ncalls") :] if "   ncalls" in text else text
-    for prefix in sorted(
-        {str(Path(sys.prefix)), str(Path(__file__).resolve().parent.parent)}, key=len, reverse=True
-    ):
+    for prefix in sorted({str(Path(sys.prefix)), str(Path(__file__).resolve().parent.parent)}, key=len, reverse=True):
         table = table.replace(prefix + os.sep, "")
     print(f"cProfile of a second pass, top {top} by cumulative time (profiling slows it down)")
     print(table.rstrip())
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notes", type=int, default=100, help="notes to generate (default 100)")
     parser.add_argument("--claims-per-note", type=int, default=50, help="claims per note (default 50)")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
@@ -329,10 +317,7 @@ def main(argv: list[str] | None = None) -> int:
 
     claims = sum(len(getattr(result, "claims", [])) for result in results)
     internal_errors = sum(
-        1
-        for result in results
-        for diagnostic in getattr(result, "diagnostics", [])
-        if diagnostic.code == "TL900"
+        1 for result in results for diagnostic in getattr(result, "diagnostics", []) if diagnostic.code == "TL900"
     )
     verdicts = Counter(claim.verdict for result in results for claim in getattr(result, "claims", []))
     per_second = claims / elapsed if elapsed > 0 else 0.0

@@ -48,10 +48,7 @@ def score() -> Score:
             for claim in claims.get(row["file"], [])
             if claim["line"] <= row["line"] <= claim["end_line"] and snippet in _squeeze(claim["latex"])
         ]
-        if matching:
-            held = all(claim["verdict"] in row["expect"] for claim in matching)
-        else:
-            held = "none" in row["expect"]
+        held = all(claim["verdict"] in row["expect"] for claim in matching) if matching else "none" in row["expect"]
         level = row["level"]
         result.total[level] += 1
         result.held[level] += held

@@ -33,14 +33,10 @@ class MarkerChecker:
     def __call__(self, path: str, text: str, config: Config | None = None) -> FileResult:
         self.calls.append((path, text))
         diagnostics = [
-            Diagnostic(
-                MARKERS[m.group()][0], f"marker {m.group()}", m.start(), m.end(), MARKERS[m.group()][1]
-            )
+            Diagnostic(MARKERS[m.group()][0], f"marker {m.group()}", m.start(), m.end(), MARKERS[m.group()][1])
             for m in re.finditer(r"\b(ERROR|WARN|HINT)\b", text)
         ]
-        claims = [
-            Claim(m.start(1), m.end(1), m.group(1), "verified") for m in re.finditer(r"\$([^$]+)\$", text)
-        ]
+        claims = [Claim(m.start(1), m.end(1), m.group(1), "verified") for m in re.finditer(r"\$([^$]+)\$", text)]
         return FileResult(path, text, claims=claims, diagnostics=diagnostics)
 
     @property
@@ -236,9 +232,7 @@ def test_verified_claims_become_tl000_only_when_selected() -> None:
 # --------------------------------------------------------------------------------------------------------
 
 
-def test_clean_note_exits_0(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker
-) -> None:
+def test_clean_note_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker) -> None:
     (tmp_path / "a.md").write_text("all good $x$\n")
     status, out, err = run(capsys, "check", str(tmp_path))
     assert status == 0
@@ -279,9 +273,7 @@ def test_fail_level_and_selection_decide_the_exit_code(
     assert run(capsys, "check", str(tmp_path), *arguments)[0] == expected
 
 
-def test_select_filters_the_output(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker
-) -> None:
+def test_select_filters_the_output(tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker) -> None:
     (tmp_path / "a.md").write_text("ERROR WARN HINT $x$\n")
     _, document = run_json(capsys, str(tmp_path), "--select", "TL203", "--extend-select", "tl000")
     assert [d["code"] for d in document["files"][0]["diagnostics"]] == ["TL203", "TL000"]
@@ -356,9 +348,7 @@ def test_invalid_utf8_is_reported_at_the_first_bad_byte_and_the_rest_is_checked(
     assert text == "line one ∂\nSch\ufffdtzer \ufffd ERROR\n"
 
 
-def test_byte_order_mark_is_dropped(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker
-) -> None:
+def test_byte_order_mark_is_dropped(tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker) -> None:
     (tmp_path / "bom.md").write_bytes(b"\xef\xbb\xbfERROR\n")
     _, document = run_json(capsys, str(tmp_path))
     [diagnostic] = document["files"][0]["diagnostics"]
@@ -377,9 +367,7 @@ def test_binary_files_are_reported_not_checked(
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads everything")
-def test_unreadable_file_is_a_tl003(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker
-) -> None:
+def test_unreadable_file_is_a_tl003(tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker) -> None:
     note = tmp_path / "secret.md"
     note.write_text("x")
     note.chmod(0)
@@ -464,12 +452,7 @@ def test_gitignore_patterns_are_respected(
         ],
     )
     (tmp_path / ".gitignore").write_text(
-        "# comments and blank lines are skipped\n\n"
-        "draft-*.md\n"
-        "/build/\n"
-        "_site/\n"
-        "**/b/generated.tex\n"
-        "!draft-keep.md\n"
+        "# comments and blank lines are skipped\n\ndraft-*.md\n/build/\n_site/\n**/b/generated.tex\n!draft-keep.md\n"
     )
     (tmp_path / "docs" / "notes" / ".gitignore").write_text("tmp.md\n")
     monkeypatch.chdir(tmp_path)
@@ -507,9 +490,7 @@ def test_empty_folder_warns_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFi
     assert err.startswith("tensorlint: warning: no notes found")
 
 
-def test_output_is_deterministic(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker
-) -> None:
+def test_output_is_deterministic(tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker) -> None:
     make_tree(tmp_path, ["z.md", "a/b.md", "m.tex"])
     for path in tmp_path.rglob("*.*"):
         path.write_text("HINT ERROR\nWARN $x$ $y$\n")
@@ -556,18 +537,14 @@ def test_explain_unknown_code(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.startswith("tensorlint: error: unknown diagnostic code 'TL999'") and len(err.splitlines()) == 1
 
 
-def test_serve_without_a_language_server(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_serve_without_a_language_server(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tensorlint.lsp", None)  # Importing it now fails.
     status, out, err = run(capsys, "serve", "--stdio")
     assert (status, out) == (2, "")
     assert err.startswith("tensorlint: error:") and "language server" in err
 
 
-def test_serve_starts_the_language_server(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_serve_starts_the_language_server(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     started = []
     fake = types.ModuleType("tensorlint.lsp")
     fake.main = lambda: started.append(True)  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ def test_unreadable_math_is_a_hint_at_the_statement():
     result = check_text("note.md", text)
     unreadable = [item for item in result.diagnostics if item.code == "TL001"]
     assert len(unreadable) == 1
-    assert text[unreadable[0].start : unreadable[0].end] == "x = (y +"
+    assert text[unreadable[0].start : unreadable[0].end] == "(y +"
     assert unreadable[0].severity == "hint"
     # The statements around it are still read.
     assert [claim.latex for claim in result.claims] == ["a = b", "c = d"]

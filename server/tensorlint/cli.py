@@ -224,9 +224,7 @@ def _code_list(values: list[str] | None, flag: str) -> tuple[str, ...]:
     entries = [entry.strip().upper() for value in values or [] for entry in value.split(",") if entry.strip()]
     for entry in entries:
         if not rules.matching_codes(entry):
-            raise UsageError(
-                f"{flag}: unknown code or prefix {entry!r} (known codes: {', '.join(rules.codes())})"
-            )
+            raise UsageError(f"{flag}: unknown code or prefix {entry!r} (known codes: {', '.join(rules.codes())})")
     return tuple(entries)
 
 

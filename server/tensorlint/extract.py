@@ -139,6 +139,10 @@ class _Relocation(Protocol):
         """File offset just past the character before ``position``."""
         ...
 
+    def map_range(self, start: int, end: int) -> list[int] | None:
+        """File offsets of the characters ``start`` to ``end``; None when they are consecutive."""
+        ...
+
 
 class _LineEndRelocation:
     """From text whose ``\\r\\n`` became ``\\n`` back to the original text."""
@@ -153,31 +157,72 @@ class _LineEndRelocation:
     def end(self, position: int) -> int:
         return self.start(position - 1) + 1 if position > 0 else self.start(0)
 
+    def map_range(self, start: int, end: int) -> list[int] | None:
+        joined = self.joined_newlines
+        if bisect.bisect_left(joined, start) == bisect.bisect_left(joined, end):
+            return None
+        return [self.start(position) for position in range(start, end)]
 
-class _TableRelocation:
-    """From an unescaped string back to the file, through a start and end offset per character."""
 
-    def __init__(self, starts: list[int], ends: list[int], tail: int) -> None:
-        self.starts = starts
-        self.ends = ends
+class _RunRelocation:
+    """From an unescaped string back to the file, through runs of characters.
+
+    A run is ``(text offset, file offset, length, width)``: its characters are ``width`` file characters
+    each, so a plain stretch is one run of width 1 and an escape such as ``\\n`` one run of length 1.
+    """
+
+    def __init__(self, runs: list[tuple[int, int, int, int]], tail: int) -> None:
+        self.text_starts = [run[0] for run in runs]
+        self.runs = runs
         self.tail = tail
 
     def start(self, position: int) -> int:
-        if 0 <= position < len(self.starts):
-            return self.starts[position]
-        return self.tail
+        index = bisect.bisect_right(self.text_starts, position) - 1
+        if index < 0:
+            return self.runs[0][1] if self.runs else self.tail
+        text_start, file_start, length, width = self.runs[index]
+        if position >= text_start + length:
+            return self.tail if index + 1 == len(self.runs) else self.runs[index + 1][1]
+        return file_start + (position - text_start) * width
 
     def end(self, position: int) -> int:
-        if 0 < position <= len(self.ends):
-            return self.ends[position - 1]
-        return self.start(position)
+        if position <= 0:
+            return self.start(0)
+        index = bisect.bisect_right(self.text_starts, position - 1) - 1
+        if index < 0:
+            return self.start(0)
+        text_start, file_start, length, width = self.runs[index]
+        inside = min(position - 1 - text_start, length - 1)
+        return file_start + (inside + 1) * width
+
+    def map_range(self, start: int, end: int) -> list[int] | None:
+        index = max(bisect.bisect_right(self.text_starts, start) - 1, 0)
+        if index < len(self.runs):
+            text_start, _, length, width = self.runs[index]
+            if width == 1 and text_start <= start and end <= text_start + length:
+                return None
+        result: list[int] = []
+        position = start
+        while position < end and index < len(self.runs):
+            text_start, file_start, length, width = self.runs[index]
+            stop = min(end, text_start + length)
+            if position < stop:
+                base = file_start - text_start * width
+                result.extend(range(base + position * width, base + stop * width, width))
+                position = stop
+            index += 1
+        result.extend([self.tail] * (end - position))
+        return result
 
 
 def _relocate(found: _Found, relocation: _Relocation) -> _Found:
     moved: dict[int, _Span] = {}
     spans = []
     for span in found.spans:
-        offsets = [relocation.start(offset) for offset in span.offset_list()]
+        if span.offsets is None:
+            offsets = relocation.map_range(span.start, span.start + len(span.text))
+        else:
+            offsets = [relocation.start(offset) for offset in span.offsets]
         new_span = _Span(
             span.text,
             relocation.start(span.start),
@@ -190,10 +235,7 @@ def _relocate(found: _Found, relocation: _Relocation) -> _Found:
         spans.append(new_span)
     paragraphs = [
         _Paragraph(
-            [
-                moved.get(id(piece), piece) if isinstance(piece, _Span) else piece
-                for piece in paragraph.pieces
-            ],
+            [moved.get(id(piece), piece) if isinstance(piece, _Span) else piece for piece in paragraph.pieces],
             relocation.start(paragraph.start),
             relocation.end(paragraph.end),
         )
@@ -250,7 +292,7 @@ _ALIGNAT_ARGUMENT = re.compile(r"\s*\{[^{}]*\}")
 # ``Ruler.at`` replaces a rule's options too, so the amsmath rule's own list is repeated here.
 _AMSMATH_ALT = ["paragraph", "reference", "blockquote", "list", "footnote_def"]
 _MARKDOWN_DIRECTIVE = re.compile(r"<!--[^\S\n]*tensorlint:(.*?)-->", re.DOTALL)
-_HTML_COMMENT_OR_DIRECTIVE = re.compile(r"<!--.*?-->", re.DOTALL)
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _INLINE_MATH_DISPLAY = {
     "math_inline": False,
     "math_inline_double": True,
@@ -480,17 +522,17 @@ def _find_inline_closer(state: StateInline, closer: str, start: int) -> int:
 
 
 def _normalize_line_ends(text: str) -> tuple[str, list[int] | None]:
-    """markdown-it's own normalization, done here so the offsets it changes can be mapped back."""
+    """markdown-it's own line-end normalization, done here so the offsets it changes can be mapped back.
+
+    A lone ``\\r`` (a line end too) and NUL (read as U+FFFD) keep their offsets; ``_MarkdownWalker``
+    replaces them and puts the original characters back into the math.
+    """
     joined_newlines = None
     if "\r\n" in text:
         parts = text.split("\r\n")
         joined_newlines = list(accumulate(len(part) + 1 for part in parts[:-1]))
         joined_newlines = [position - 1 for position in joined_newlines]
         text = "\n".join(parts)
-    if "\r" in text:
-        text = text.replace("\r", "\n")
-    if "\0" in text:
-        text = text.replace("\0", "\ufffd")
     return text, joined_newlines
 
 
@@ -555,8 +597,11 @@ class _MarkdownWalker:
     """Turns markdown-it's tokens into spans, paragraphs and directives with source offsets."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
-        self.line_starts = _line_starts(source)
+        # markdown-it reads a lone "\r" as "\n" and NUL as U+FFFD: the source is aligned with what it
+        # read, and math gets the original characters back.
+        self.original = source if "\0" in source or "\r" in source else None
+        self.source = source.replace("\r", "\n").replace("\0", "\ufffd") if self.original else source
+        self.line_starts = _line_starts(self.source)
         # How far each line has been consumed, for table rows that hold several inline tokens.
         self.line_cursors: dict[int, int] = {}
         self.found = _Found()
@@ -618,7 +663,6 @@ class _MarkdownWalker:
         """Runs of length one for a line that is not a plain piece of its source line, and the cursor."""
         source = self.source
         mapped = [low] * len(content_line)
-        last = low
         if content_line[0].isspace():
             # Leading spaces may come from a tab: match from the right, where the text is unchanged.
             cursor = high - 1
@@ -643,16 +687,19 @@ class _MarkdownWalker:
         runs = [(content_position + index, offset, 1) for index, offset in enumerate(mapped)]
         return runs, last
 
-    def make_span(
-        self, text: str, offsets: list[int], display: bool, environment: str | None = None
-    ) -> _Span | None:
+    def make_span(self, text: str, offsets: list[int], display: bool, environment: str | None = None) -> _Span | None:
         if not offsets:
             return None
+        if self.original is not None:
+            original, read = self.original, self.source
+            text = "".join(
+                original[offset] if character == read[offset] else character
+                for character, offset in zip(text, offsets, strict=False)
+            )
         start = offsets[0]
         end = offsets[-1] + 1
-        contiguous = (
-            end - start == len(text) and self.source[start:end] == text and offsets == list(range(start, end))
-        )
+        source = self.original or self.source
+        contiguous = end - start == len(text) and source[start:end] == text and offsets == list(range(start, end))
         return _Span(text, start, end, display, environment, None if contiguous else offsets)
 
     def inline(self, token: Token) -> None:
@@ -684,9 +731,7 @@ class _MarkdownWalker:
                     pieces.append(span)
             elif kind == "html_inline":
                 self.html_inline(child, content_map)
-        self.found.paragraphs.append(
-            _Paragraph(pieces, content_map.source(0), content_map.source_end(len(content)))
-        )
+        self.found.paragraphs.append(_Paragraph(pieces, content_map.source(0), content_map.source_end(len(content))))
 
     @staticmethod
     def inner_range(child: Token, content: str, search_from: int) -> tuple[int, int] | None:
@@ -726,17 +771,23 @@ class _MarkdownWalker:
         if opening is None:
             return
         name = opening.group(1) + opening.group(2)
+        closing = "\\end{" + name + "}"
         body_start = opening.end()
         if opening.group(1) == "alignat":
             argument = _ALIGNAT_ARGUMENT.match(content, body_start)
             if argument:
                 body_start = argument.end()
-        body_end = content.rfind("\\end{" + name + "}")
+        body_end = content.rfind(closing)
         if body_end < body_start:
             return
         content_map = self.align(content, token.map[0])
+        environment: str | None = name
+        if opening.group(1) not in _MARKDOWN_INLINE_ENVIRONMENTS:
+            # A matrix standing alone is math as a whole: its body alone would lose the brackets.
+            environment = None
+            body_start, body_end = opening.start(), body_end + len(closing)
         offsets = content_map.offsets(body_start, body_end)
-        span = self.make_span(content[body_start:body_end], offsets, True, name)
+        span = self.make_span(content[body_start:body_end], offsets, True, environment)
         if span is not None:
             self.found.spans.append(span)
 
@@ -745,7 +796,7 @@ class _MarkdownWalker:
             return
         start = self.line_bounds(token.map[0])[0]
         end = self.line_bounds(token.map[1] - 1)[1]
-        for comment in _HTML_COMMENT_OR_DIRECTIVE.finditer(self.source, start, end):
+        for comment in _HTML_COMMENT.finditer(self.source, start, end):
             self.add_directive(comment.group(0), comment.start(), comment.end())
 
     def html_inline(self, child: Token, content_map: _ContentMap) -> None:
@@ -790,18 +841,20 @@ def _extract_markdown(text: str, budget: _MarkdownBudget | None = None) -> _Foun
                 f"file too large to read its Markdown structure in time ({cost} lines and markup "
                 "characters); math was found by a plain scan that ignores lists, quotes and tables"
             )
-            found.problems.append(Diagnostic("TL900", message, 0, 0, "warning"))
+            found.problems.append(Diagnostic("TL002", message, 0, 0, "hint"))
         return found
     budget.remaining -= cost
     normalized, joined_newlines = _normalize_line_ends(text)
-    tokens = _markdown_parser().parse(normalized, {})
-    found = _MarkdownWalker(normalized).walk(tokens)
+    walker = _MarkdownWalker(normalized)
+    found = walker.walk(_markdown_parser().parse(walker.source, {}))
     if joined_newlines:
         found = _relocate(found, _LineEndRelocation(joined_newlines))
     return found
 
 
+# Bounds on what one file may cost a plain scan; real notes stay far below them.
 _MAX_SPANS = 100_000
+_MAX_EVENTS = 1_000_000
 _PLAIN_MARKDOWN_EVENT = re.compile(
     r"^[ \t>]*(?P<fence>`{3,}|~{3,})"
     r"|(?P<code>`+)"
@@ -815,11 +868,19 @@ _PLAIN_MARKDOWN_EVENT = re.compile(
 _PLAIN_MATH_STOP = re.compile(r"\\[\\$()\[\]]|\$\$?|\n[^\S\n]*\n")
 
 
-def _find_plain_math_end(text: str, position: int, closer: str) -> int:
-    """Where Markdown math opened just before ``position`` closes (never past a blank line), or -1."""
+def _find_plain_math_end(text: str, position: int, closer: str, failures: dict[str, tuple[int, int]]) -> int:
+    """Where Markdown math opened just before ``position`` closes (never past a blank line), or -1.
+
+    ``failures`` remembers ranges known to hold no ``closer``, as in ``_find_tex_math_end``.
+    """
+    cached = failures.get(closer)
+    if cached is not None and cached[0] <= position < cached[1]:
+        return -1
+    search_start = position
     while True:
         match = _PLAIN_MATH_STOP.search(text, position)
         if match is None or match.group()[0] == "\n":
+            failures[closer] = (search_start, len(text) if match is None else match.start())
             return -1
         token = match.group()
         if token == closer or (closer == "$" and token == "$$"):
@@ -836,13 +897,18 @@ class _PlainMarkdownScanner:
         self.found = _Found()
         self.regions: list[tuple[int, int, _Span | None]] = []
         self.closing_cache: dict[str, tuple[int, int]] = {}
+        self.failed_closers: dict[str, tuple[int, int]] = {}
+        self.tick_patterns: dict[str, re.Pattern[str]] = {}
+        self.fence_patterns: dict[str, re.Pattern[str]] = {}
 
     def run(self) -> _Found:
         text = self.text
         position = 0
+        events = 0
         while position < len(text):
-            if len(self.found.spans) >= _MAX_SPANS:
-                self.found.problems.append(_too_many_spans(position))
+            events += 1
+            if len(self.found.spans) >= _MAX_SPANS or events > _MAX_EVENTS:
+                self.found.problems.append(_scan_stopped(position, events > _MAX_EVENTS))
                 break
             match = _PLAIN_MARKDOWN_EVENT.search(text, position)
             if match is None:
@@ -863,12 +929,15 @@ class _PlainMarkdownScanner:
             else:
                 position = match.end()
         builder = _ParagraphBuilder(self.found.paragraphs)
-        _add_prose_between_regions(builder, text, self.regions, 0, len(text))
+        _add_prose_between_regions(builder, text, self.regions, 0, len(text), self.found.problems)
         return self.found
 
     def fence(self, match: re.Match[str]) -> int:
         marker = match.group("fence")
-        closing = re.compile(r"^[ \t>]*" + re.escape(marker[0]) + "{" + str(len(marker)) + r",}[ \t]*$", re.M)
+        closing = self.fence_patterns.get(marker)
+        if closing is None:
+            closing = re.compile(r"^[ \t>]*" + re.escape(marker[0]) + "{" + str(len(marker)) + r",}[ \t]*$", re.M)
+            self.fence_patterns[marker] = closing
         line_end = self.text.find("\n", match.end())
         if line_end < 0:
             line_end = len(self.text)
@@ -879,17 +948,29 @@ class _PlainMarkdownScanner:
 
     def code_span(self, match: re.Match[str]) -> int:
         ticks = match.group("code")
-        closing = re.compile(r"(?<!`)" + ticks + r"(?!`)")
+        closing = self.tick_patterns.get(ticks)
+        if closing is None:
+            closing = re.compile(r"(?<!`)" + ticks + r"(?!`)")
+            self.tick_patterns[ticks] = closing
+        failed = self.failed_closers.get(ticks)
+        if failed is not None and failed[0] <= match.end() < failed[1]:
+            return match.end()
         end_match = closing.search(self.text, match.end())
-        blank = _BLANK_LINE.search(self.text, match.end())
-        if end_match is None or (blank is not None and blank.start() < end_match.start()):
+        if end_match is None:
+            self.failed_closers[ticks] = (match.end(), len(self.text))
+            return match.end()
+        if _BLANK_LINE.search(self.text, match.end(), end_match.start()):
             return match.end()
         self.regions.append((match.start(), end_match.end(), None))
         return end_match.end()
 
     def comment(self, match: re.Match[str]) -> int:
+        failed = self.failed_closers.get("-->")
+        if failed is not None and failed[0] <= match.end():
+            return match.end()
         end = self.text.find("-->", match.end())
         if end < 0:
+            self.failed_closers["-->"] = (match.end(), len(self.text))
             return match.end()
         end += 3
         directive = _MARKDOWN_DIRECTIVE.match(self.text, match.start(), end)
@@ -901,7 +982,7 @@ class _PlainMarkdownScanner:
     def math(self, match: re.Match[str], closer: str, display: bool) -> int:
         text = self.text
         inner_start = match.end()
-        inner_end = _find_plain_math_end(text, inner_start, closer)
+        inner_end = _find_plain_math_end(text, inner_start, closer, self.failed_closers)
         if inner_end <= inner_start:
             return match.end()
         after = inner_end + len(closer)
@@ -934,9 +1015,13 @@ class _PlainMarkdownScanner:
         self.regions.append((region_start, region_end, span))
 
 
-def _too_many_spans(position: int) -> Diagnostic:
-    message = f"more than {_MAX_SPANS} math spans; the rest of the file is not read"
-    return Diagnostic("TL900", message, position, position, "warning")
+def _scan_stopped(position: int, too_many_events: bool) -> Diagnostic:
+    if too_many_events:
+        what = f"more than {_MAX_EVENTS} delimiters, escapes and comments"
+    else:
+        what = f"more than {_MAX_SPANS} math spans"
+    message = f"{what}; the rest of the file is not read"
+    return Diagnostic("TL002", message, position, position, "hint")
 
 
 def _add_prose_between_regions(
@@ -945,10 +1030,13 @@ def _add_prose_between_regions(
     regions: list[tuple[int, int, _Span | None]],
     body_start: int,
     body_end: int,
+    problems: list[Diagnostic],
 ) -> None:
     """Prose is the text between the regions (math, comments, code), cut into paragraphs at blank lines."""
     cursor = body_start
     for start, end, span in regions:
+        if builder.full:
+            break
         if end <= body_start:
             continue
         if start >= body_end:
@@ -959,6 +1047,10 @@ def _add_prose_between_regions(
         cursor = max(cursor, end)
     _add_prose_text(builder, text, cursor, body_end)
     builder.flush()
+    if builder.full:
+        position = builder.paragraphs[-1].end if builder.paragraphs else 0
+        message = f"more than {_MAX_PARAGRAPHS} paragraphs; the prose after them is not read"
+        problems.append(Diagnostic("TL002", message, position, position, "hint"))
 
 
 def _add_prose_text(builder: _ParagraphBuilder, text: str, start: int, end: int) -> None:
@@ -968,6 +1060,8 @@ def _add_prose_text(builder: _ParagraphBuilder, text: str, start: int, end: int)
     for blank in _BLANK_LINE.finditer(text, start, end):
         builder.add(text[position : blank.start()], position, blank.start())
         builder.flush()
+        if builder.full:
+            return
         position = blank.end()
     builder.add(text[position:end], position, end)
 
@@ -999,13 +1093,24 @@ _TEX_EVENT = re.compile(
 _TEX_MATH_STOP = re.compile(r"\\[\\$%()\[\]{}]|[{}%]|\$\$?|\n[^\S\n]*\n")
 _TEX_COMMENT_SCAN = re.compile(r"\\[\\%]|%")
 _TEX_DIRECTIVE = re.compile(r"%+[^\S\n]*tensorlint:(.*)")
-_TEX_UNESCAPED_PERCENT = re.compile(r"(?:^|[^\\])(?:\\\\)*%")
+_TEX_UNESCAPED_PERCENT = re.compile(r"(?:^|[^\\])(?:\\\\)*%", re.MULTILINE)
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _TEX_PROSE_DOLLAR = re.compile(r"\\.|\$", re.DOTALL)
 
 
-def _find_tex_math_end(text: str, position: int, closer: str) -> tuple[int, list[tuple[int, int]]] | None:
-    """Where math opened just before ``position`` closes, and the comments inside it."""
+def _find_tex_math_end(
+    text: str, position: int, closer: str, failures: dict[str, tuple[int, int]]
+) -> tuple[int, list[tuple[int, int]]] | None:
+    """Where math opened just before ``position`` closes, and the comments inside it.
+
+    A failed search means no ``closer`` at all before the blank line (or end) where it stopped, so
+    ``failures`` remembers that range: a line of a million unclosed ``\\(`` stays linear.
+    """
+    cached = failures.get(closer)
+    if cached is not None and cached[0] <= position < cached[1]:
+        return None
+    search_start = position
+    stopped_at = len(text)
     comments: list[tuple[int, int]] = []
     depth = 0
     unbalanced_close = -1
@@ -1026,6 +1131,7 @@ def _find_tex_math_end(text: str, position: int, closer: str) -> tuple[int, list
             comments.append((match.start(), line_end))
             position = line_end
         elif token[0] == "\n":
+            stopped_at = match.start()
             break
         elif token == closer or (closer == "$" and token == "$$"):
             if depth == 0:
@@ -1036,6 +1142,7 @@ def _find_tex_math_end(text: str, position: int, closer: str) -> tuple[int, list
     if unbalanced_close >= 0:
         # Unbalanced braces: close where TeX would have closed had the braces been right.
         return unbalanced_close, comments[:comments_before_unbalanced]
+    failures[closer] = (search_start, stopped_at)
     return None
 
 
@@ -1065,13 +1172,16 @@ class _LatexScanner:
         self.body_start = 0
         self.body_end = len(text)
         self.definitions_stopped = False
+        self.failed_closers: dict[str, tuple[int, int]] = {}
 
     def run(self) -> _Found:
         text = self.text
         position = 0
+        events = 0
         while position < len(text):
-            if len(self.found.spans) >= _MAX_SPANS:
-                self.found.problems.append(_too_many_spans(position))
+            events += 1
+            if len(self.found.spans) >= _MAX_SPANS or events > _MAX_EVENTS:
+                self.found.problems.append(_scan_stopped(position, events > _MAX_EVENTS))
                 break
             match = _TEX_EVENT.search(text, position)
             if match is None:
@@ -1114,20 +1224,19 @@ class _LatexScanner:
     def dollar_math(self, match: re.Match[str]) -> int:
         closer = match.group()
         inner_start = match.end()
-        closing = _find_tex_math_end(self.text, inner_start, closer)
+        closing = _find_tex_math_end(self.text, inner_start, closer, self.failed_closers)
         if closing is None:
             return match.end()
         inner_end, comments = closing
-        self.add_math(
-            match.start(), inner_start, inner_end, inner_end + len(closer), comments, closer == "$$"
-        )
+        if inner_end > inner_start:
+            self.add_math(match.start(), inner_start, inner_end, inner_end + len(closer), comments, closer == "$$")
         return inner_end + len(closer)
 
     def bracket_math(self, match: re.Match[str]) -> int:
         display = match.group("bracket") == "["
         closer = "\\]" if display else "\\)"
         inner_start = match.end()
-        closing = _find_tex_math_end(self.text, inner_start, closer)
+        closing = _find_tex_math_end(self.text, inner_start, closer, self.failed_closers)
         if closing is None:
             return match.end()
         inner_end, comments = closing
@@ -1239,15 +1348,21 @@ class _LatexScanner:
 
     def build_paragraphs(self) -> None:
         builder = _ParagraphBuilder(self.found.paragraphs)
-        _add_prose_between_regions(builder, self.text, self.regions, self.body_start, self.body_end)
+        _add_prose_between_regions(
+            builder, self.text, self.regions, self.body_start, self.body_end, self.found.problems
+        )
+
+
+_MAX_PARAGRAPHS = 100_000
 
 
 class _ParagraphBuilder:
-    """Collects the pieces of one LaTeX paragraph, then trims it and escapes its literal dollars."""
+    """Collects the pieces of one paragraph of a plain scan, then trims it and escapes its dollars."""
 
     def __init__(self, paragraphs: list[_Paragraph]) -> None:
         self.paragraphs = paragraphs
         self.pieces: list[tuple[str | _Span, int, int]] = []
+        self.full = False
 
     def add(self, piece: str | _Span, start: int, end: int) -> None:
         if piece:
@@ -1256,11 +1371,17 @@ class _ParagraphBuilder:
     def flush(self) -> None:
         pieces = self.pieces
         self.pieces = []
-        while pieces and isinstance(pieces[0][0], str) and not pieces[0][0].strip():
-            pieces.pop(0)
-        while pieces and isinstance(pieces[-1][0], str) and not pieces[-1][0].strip():
-            pieces.pop()
-        if not pieces:
+        first_kept = 0
+        while first_kept < len(pieces) and _is_blank_piece(pieces[first_kept][0]):
+            first_kept += 1
+        last_kept = len(pieces)
+        while last_kept > first_kept and _is_blank_piece(pieces[last_kept - 1][0]):
+            last_kept -= 1
+        pieces = pieces[first_kept:last_kept]
+        if not pieces or self.full:
+            return
+        if len(self.paragraphs) >= _MAX_PARAGRAPHS:
+            self.full = True
             return
         first, start, first_end = pieces[0]
         if isinstance(first, str):
@@ -1281,10 +1402,16 @@ class _ParagraphBuilder:
         )
 
 
+def _is_blank_piece(piece: str | _Span) -> bool:
+    return isinstance(piece, str) and not piece.strip()
+
+
 def _escape_tex_prose(text: str) -> str:
     """Write a bare ``$`` (math that never closed) as ``\\$``, like the escaped dollars around it."""
     if "$" not in text:
         return text
+    if "\\" not in text:
+        return text.replace("$", "\\$")
     return _TEX_PROSE_DOLLAR.sub(lambda match: "\\$" if match.group() == "$" else match.group(), text)
 
 
@@ -1315,8 +1442,17 @@ _MAX_EXPANSION_DEPTH = 32
 _MAX_EXPANSION_GROWTH = 50_000
 
 
-def _read_group(text: str, position: int) -> tuple[int, int] | None:
-    """For a brace group opening at ``position``: the end of its content and the offset after it."""
+class _ScanBudgetSpent(Exception):
+    """A macro argument never closes its braces, or reading arguments scanned more than the math is
+    worth; TeX would stop there too (a runaway argument)."""
+
+
+def _read_group(text: str, position: int, budget: list[int] | None = None) -> tuple[int, int] | None:
+    """For a brace group opening at ``position``: the end of its content and the offset after it.
+
+    ``budget`` counts the characters all such reads may still scan; a group never closed within
+    ``_MAX_GROUP_LENGTH`` characters is no group.
+    """
     if not text.startswith("{", position):
         return None
     depth = 0
@@ -1328,11 +1464,13 @@ def _read_group(text: str, position: int) -> tuple[int, int] | None:
         elif token == "}":
             depth -= 1
             if depth == 0:
+                _spend(budget, match.end() - position)
                 return match.start(), match.end()
+    _spend(budget, limit - position)
     return None
 
 
-def _read_optional(text: str, position: int) -> tuple[int, int] | None:
+def _read_optional(text: str, position: int, budget: list[int] | None = None) -> tuple[int, int] | None:
     """For ``[…]`` opening at ``position``: the end of its content and the offset after it.
 
     A ``]`` inside braces does not close it, as in LaTeX.
@@ -1348,8 +1486,17 @@ def _read_optional(text: str, position: int) -> tuple[int, int] | None:
         elif token == "}":
             depth = max(depth - 1, 0)
         elif token == "]" and depth == 0:
+            _spend(budget, match.end() - position)
             return match.start(), match.end()
+    _spend(budget, limit - position)
     return None
+
+
+def _spend(budget: list[int] | None, amount: int) -> None:
+    if budget is not None:
+        budget[0] -= amount
+        if budget[0] < 0:
+            raise _ScanBudgetSpent
 
 
 def _strip_comments(body: str) -> str:
@@ -1430,14 +1577,13 @@ class _MacroExpander:
     def __init__(self) -> None:
         self.macros: dict[str, _Macro] = {}
         self.runaway: set[str] = set()
+        self.scan_budget = [0]
 
     def define(self, macro: _Macro) -> None:
         self.macros[macro.name] = macro
         self.runaway.discard(macro.name)
 
-    def expand(
-        self, text: str, offsets: list[int], problems: list[Diagnostic]
-    ) -> tuple[str, list[int]] | None:
+    def expand(self, text: str, offsets: list[int], problems: list[Diagnostic]) -> tuple[str, list[int]] | None:
         """Expand every known macro in ``text``; None when nothing changed.
 
         A macro that does not stop (it calls itself, or grows without bound) gets a TL001 hint at each
@@ -1445,7 +1591,16 @@ class _MacroExpander:
         """
         out_text: list[str] = []
         out_offsets: list[int] = []
-        if not self.expand_into(text, offsets, 0, [0], out_text, out_offsets, problems):
+        self.scan_budget = [4 * len(text) + 10_000]
+        try:
+            changed = self.expand_into(text, offsets, 0, [0], out_text, out_offsets, problems)
+        except _ScanBudgetSpent:
+            message = "a macro argument in this math does not close its braces; its macros are left unexpanded"
+            problems.append(
+                Diagnostic("TL001", message, offsets[0] if offsets else 0, offsets[-1] + 1 if offsets else 0, "hint")
+            )
+            return None
+        if not changed:
             return None
         return "".join(out_text), out_offsets
 
@@ -1480,7 +1635,7 @@ class _MacroExpander:
             try:
                 if macro.name in self.runaway or depth >= _MAX_EXPANSION_DEPTH:
                     raise _RunawayMacro(macro.name)
-                arguments = _read_arguments(text, offsets, match.end(), macro, invocation)
+                arguments = _read_arguments(text, offsets, match.end(), macro, invocation, self.scan_budget)
                 if arguments is None:
                     continue
                 values, after = arguments
@@ -1488,9 +1643,7 @@ class _MacroExpander:
                 budget[0] -= len(body_text) + 1
                 if budget[0] < 0:
                     raise _RunawayMacro(macro.name)
-                self.expand_into(
-                    body_text, body_offsets, depth + 1, budget, expansion_text, expansion_offsets, None
-                )
+                self.expand_into(body_text, body_offsets, depth + 1, budget, expansion_text, expansion_offsets, None)
             except _RunawayMacro:
                 if problems is None:
                     raise
@@ -1514,15 +1667,19 @@ def _runaway_problem(name: str, start: int, end: int) -> Diagnostic:
 
 
 def _read_arguments(
-    text: str, offsets: list[int], position: int, macro: _Macro, invocation: int
+    text: str, offsets: list[int], position: int, macro: _Macro, invocation: int, budget: list[int]
 ) -> tuple[list[tuple[str, list[int]]], int] | None:
     values: list[tuple[str, list[int]]] = []
     for index in range(macro.arguments):
+        before_spaces = position
         while position < len(text) and text[position] in " \t\n":
             position += 1
         if index == 0 and macro.default is not None:
+            if not text.startswith("[", position):
+                # Keep the space after "\e" in "\e + x" when the optional argument is left out.
+                position = before_spaces
             if text.startswith("[", position):
-                optional = _read_optional(text, position)
+                optional = _read_optional(text, position, budget)
                 if optional is None:
                     return None
                 values.append((text[position + 1 : optional[0]], offsets[position + 1 : optional[0]]))
@@ -1534,9 +1691,9 @@ def _read_arguments(
             return None
         character = text[position]
         if character == "{":
-            group = _read_group(text, position)
+            group = _read_group(text, position, budget)
             if group is None:
-                return None
+                raise _ScanBudgetSpent
             values.append((text[position + 1 : group[0]], offsets[position + 1 : group[0]]))
             position = group[1]
         elif character == "\\":
@@ -1579,8 +1736,6 @@ def _substitute(macro: _Macro, values: list[tuple[str, list[int]]], invocation: 
 # ---------------------------------------------------------------------------------------------------
 
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.DOTALL)
-_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.DOTALL)
-_JSON_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
 def _notebook_source_literals(text: str) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
@@ -1623,47 +1778,51 @@ def _notebook_source_literals(text: str) -> dict[tuple[Any, ...], list[tuple[int
     return literals
 
 
-def _decode_json_literal(text: str, start: int, end: int) -> tuple[str, list[int], list[int]]:
-    """Unescape the JSON string literal ``text[start:end]`` (quotes included), keeping each character's
-    file range."""
-    pieces: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    position = start + 1
+def _decode_json_literal(
+    text: str, start: int, end: int, text_offset: int, runs: list[tuple[int, int, int, int]]
+) -> str:
+    """Unescape the JSON string literal ``text[start:end]`` (quotes included).
+
+    Appends to ``runs`` where its characters came from (see ``_RunRelocation``); the decoded string
+    starts at ``text_offset`` in the cell's text. The literal is valid JSON (the file parsed), so an
+    escape is ``\\uXXXX`` (twice for a surrogate pair, which decodes to one character) or two
+    characters.
+    """
+    decoded = json.loads(text[start:end])
+    file_position = start + 1
     stop = end - 1
-    while position < stop:
-        backslash = text.find("\\", position, stop)
+    text_position = text_offset
+    while True:
+        backslash = text.find("\\", file_position, stop)
         if backslash < 0:
-            backslash = stop
-        if backslash > position:
-            pieces.append(text[position:backslash])
-            starts.extend(range(position, backslash))
-            ends.extend(range(position + 1, backslash + 1))
-        if backslash >= stop:
             break
-        escape = _JSON_ESCAPE.match(text, backslash, stop)
-        if escape is None:
-            pieces.append("\\")
-            starts.append(backslash)
-            ends.append(backslash + 1)
-            position = backslash + 1
-            continue
-        escape_end = escape.end()
-        if escape.group(1) is not None:
-            code = int(escape.group(1), 16)
-            if 0xD800 <= code < 0xDC00:
-                low = _JSON_ESCAPE.match(text, escape_end, stop)
-                if low is not None and low.group(1) is not None and 0xDC00 <= int(low.group(1), 16) < 0xE000:
-                    code = 0x10000 + ((code - 0xD800) << 10) + (int(low.group(1), 16) - 0xDC00)
-                    escape_end = low.end()
-            character = chr(code)
-        else:
-            character = _JSON_SIMPLE_ESCAPES.get(escape.group(2), escape.group(2))
-        pieces.append(character)
-        starts.append(backslash)
-        ends.append(escape_end)
-        position = escape_end
-    return "".join(pieces), starts, ends
+        if backslash > file_position:
+            runs.append((text_position, file_position, backslash - file_position, 1))
+            text_position += backslash - file_position
+        width = 2
+        if text[backslash + 1] == "u":
+            width = 6
+            if _is_surrogate_pair(text, backslash):
+                width = 12
+        runs.append((text_position, backslash, 1, width))
+        text_position += 1
+        file_position = backslash + width
+    if file_position < stop:
+        runs.append((text_position, file_position, stop - file_position, 1))
+        text_position += stop - file_position
+    if text_position - text_offset != len(decoded):
+        raise ValueError("a JSON escape was not understood")
+    return str(decoded)
+
+
+def _is_surrogate_pair(text: str, backslash: int) -> bool:
+    try:
+        high = int(text[backslash + 2 : backslash + 6], 16)
+        if not 0xD800 <= high < 0xDC00 or not text.startswith("\\u", backslash + 6):
+            return False
+        return 0xDC00 <= int(text[backslash + 8 : backslash + 12], 16) < 0xE000
+    except ValueError:
+        return False
 
 
 def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
@@ -1680,8 +1839,7 @@ def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
             sheet_cells = sheet.get("cells") if isinstance(sheet, dict) else None
             if isinstance(sheet_cells, list):
                 result.extend(
-                    (("worksheets", sheet_index, "cells", index), cell)
-                    for index, cell in enumerate(sheet_cells)
+                    (("worksheets", sheet_index, "cells", index), cell) for index, cell in enumerate(sheet_cells)
                 )
     return result
 
@@ -1691,7 +1849,8 @@ def _extract_notebook(text: str) -> _Found:
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as error:
-        found.problems.append(Diagnostic("TL900", f"cannot read notebook: {error}", 0, 0, "warning"))
+        # A notebook that is not JSON is a file that cannot be read, not an error of the checker.
+        found.problems.append(Diagnostic("TL003", f"cannot read notebook: {error}", 0, 0, "warning"))
         return found
     cells = [
         (path, cell)
@@ -1701,24 +1860,30 @@ def _extract_notebook(text: str) -> _Found:
     if not cells:
         return found
     literals = _notebook_source_literals(text)
+    # One budget for the whole notebook, so a huge one is not read cell by cell at full cost.
+    budget = _MarkdownBudget()
     for path, cell in cells:
         source = cell.get("source", "")
         expected = "".join(source) if isinstance(source, list) else source
         if not isinstance(expected, str) or not expected:
             continue
         pieces: list[str] = []
-        starts: list[int] = []
-        ends: list[int] = []
-        for literal_start, literal_end in literals.get(path, []):
-            piece, piece_starts, piece_ends = _decode_json_literal(text, literal_start, literal_end)
-            pieces.append(piece)
-            starts.extend(piece_starts)
-            ends.extend(piece_ends)
-        if "".join(pieces) != expected:
+        runs: list[tuple[int, int, int, int]] = []
+        decoded_length = 0
+        cell_literals = literals.get(path, [])
+        try:
+            for literal_start, literal_end in cell_literals:
+                piece = _decode_json_literal(text, literal_start, literal_end, decoded_length, runs)
+                pieces.append(piece)
+                decoded_length += len(piece)
+        except ValueError:
+            pieces = []
+        if "".join(pieces) != expected or not cell_literals:
             message = f"cannot locate the source of markdown cell {path[-1]} in the notebook"
             found.problems.append(Diagnostic("TL900", message, 0, 0, "warning"))
             continue
-        cell_found = _relocate(_extract_markdown(expected), _TableRelocation(starts, ends, ends[-1]))
+        relocation = _RunRelocation(runs, cell_literals[-1][1] - 1)
+        cell_found = _relocate(_extract_markdown(expected, budget), relocation)
         found.spans.extend(cell_found.spans)
         found.paragraphs.extend(cell_found.paragraphs)
         found.directives.extend(cell_found.directives)
@@ -1766,7 +1931,8 @@ def _finish(path: str, text: str, found: _Found) -> Document:
             piece if isinstance(piece, str) else (f"${index_of[id(piece)]}$" if id(piece) in index_of else "")
             for piece in paragraph.pieces
         )
-        if prose_text.strip():
+        prose_text = prose_text.strip()
+        if prose_text:
             document.prose.append(Prose(prose_text, paragraph.start, paragraph.end))
     document.prose.sort(key=lambda prose: prose.start)
     document.directives.sort(key=lambda directive: directive.start)

@@ -43,6 +43,8 @@ class Environment:
     seen: set[str] = field(default_factory=set)
     # Names whose meaning the document has given: declared, defined, or used in a verified claim.
     known: set[str] = field(default_factory=set)
+    # The loss whose gradients d-names stand for, after ``dW = \\partial L / \\partial W``.
+    gradient_loss: str | None = None
     # Declared structure of matrices: symmetric, diagonal, positive (definite), orthogonal.
     structures: dict[str, set[str]] = field(default_factory=dict)
     # Entry names of a matrix written by entries: x_{ij} are the entries of X.
@@ -61,11 +63,10 @@ class Environment:
         variables = (set(self.declared) - functions) | {
             key for key, value in self.definitions.items() if not value.parameters
         }
-        matrices = {
-            key for key, value in self.declared.items() if len(value.shape) == 2 and 1 not in value.shape
-        }
+        matrices = {key for key, value in self.declared.items() if len(value.shape) == 2 and 1 not in value.shape}
         scope = Scope(variables, functions, set(self.dims), matrices, set(self.all_ones), config.unify_fonts)
         scope.aliases = dict(self.aliases)
+        scope.gradient_loss = self.gradient_loss
         return scope
 
 
@@ -190,9 +191,7 @@ class Interpreter:
             else:
                 for fact in facts(event.text, span_texts, event.start):  # type: ignore[attr-defined]
                     self.prose_fact(fact)
-        return FileResult(
-            document.path, document.text, self.claims, list(document.problems) + self.diagnostics
-        )
+        return FileResult(document.path, document.text, self.claims, list(document.problems) + self.diagnostics)
 
     def line(self, offset: int) -> int:
         return self.document.text.count("\n", 0, offset) + 1
@@ -432,6 +431,12 @@ class Interpreter:
                 self.env.known.add(call[0])
                 self.add_claim(left, right, "definition", f"defines `{call[0]}`")
                 return
+            loss = self.gradient_name(left.node, right.node)
+            if loss is not None:
+                self.env.gradient_loss = loss
+                self.env.version += 1
+                self.add_claim(left, right, "definition", f"d-names are gradients of `{loss}` from here on")
+                return
             structure = self.structure_statement(left.node, right.node)
             if structure is not None:
                 key, kind = structure
@@ -461,6 +466,23 @@ class Interpreter:
                 return
         del latex
         self.check(left, op, right)
+
+    def gradient_name(self, left: ast.Node, right: ast.Node) -> str | None:
+        """``dW = \\frac{\\partial L}{\\partial W}``: from here on, ``dX`` means the gradient of L by X."""
+        if not (isinstance(left, ast.Juxt) and len(left.items) == 2 and isinstance(left.items[1], ast.Name)):
+            return None
+        first = left.items[0]
+        if not (isinstance(first, ast.Name) and first.text == "d"):
+            return None
+        derivative = lower(right, self.env.scope(self.config))
+        if (
+            isinstance(derivative, ir.Deriv)
+            and isinstance(derivative.numerator, ir.Var)
+            and derivative.wrt.key == name_key(left.items[1], self.config.unify_fonts)
+            and derivative.wrt.indices is None
+        ):
+            return derivative.numerator.key
+        return None
 
     def structure_statement(self, left: ast.Node, right: ast.Node) -> tuple[str, str] | None:
         """``A = A^T`` states that A is symmetric; ``Q^T Q = I`` that Q is orthogonal."""
@@ -572,11 +594,7 @@ class Interpreter:
 
     def is_definition(self, target: tuple[str, tuple[str, ...]], left: Part, right: Part) -> bool:
         key, labels = target
-        names = {
-            name_key(node, self.config.unify_fonts)
-            for node in ast.walk(right.node)
-            if isinstance(node, ast.Name)
-        }
+        names = {name_key(node, self.config.unify_fonts) for node in ast.walk(right.node) if isinstance(node, ast.Name)}
         return not (key in names and not labels)
 
     def define(self, target: tuple[str, tuple[str, ...]], right: Part) -> None:
@@ -646,9 +664,7 @@ class Interpreter:
 
     # Claims -----------------------------------------------------------------------------------------------
 
-    def add_claim(
-        self, left: Part, right: Part, verdict: str, message: str, layout: str | None = None
-    ) -> Claim:
+    def add_claim(self, left: Part, right: Part, verdict: str, message: str, layout: str | None = None) -> Claim:
         start, end = left.start, right.end
         if left.continued_at is not None:
             start = left.continued_at

@@ -66,6 +66,8 @@ class Scope:
     matrices: set[str] = field(default_factory=set)
     all_ones: set[str] = field(default_factory=set)
     unify_fonts: bool = True
+    # When the note writes gradients as d-names (dW = ∂L/∂W, the CS231n habit): the loss L.
+    gradient_loss: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
 
 
@@ -259,7 +261,15 @@ class Lowerer:
                 break
             if self.is_differential_d(item) and rest:
                 operand = self.expr(rest[0])
-                factors.append(ir.Differential(operand, start=item.start, end=rest[0].end))
+                where: Any = {"start": item.start, "end": rest[0].end}
+                loss = self.scope.gradient_loss
+                transposed = isinstance(operand, ir.Unary) and operand.op == "transpose"
+                target = operand.operand if isinstance(operand, ir.Unary) and transposed else operand
+                if loss is not None and isinstance(target, ir.Var):
+                    gradient: ir.Expr = ir.Deriv(ir.Var(loss, **where), ir.Wrt(target.key), **where)
+                    factors.append(ir.Unary("transpose", gradient, **where) if transposed else gradient)
+                else:
+                    factors.append(ir.Differential(operand, **where))
                 index += 2
                 continue
             if isinstance(item, ast.Dots):
@@ -398,9 +408,7 @@ class Lowerer:
             return self.unsupported(node, "higher derivatives are not checked yet")
         if self.is_bare_differential(numerator):
             return self.unsupported(node, "a derivative operator with nothing to act on")
-        return ir.Binary(
-            "div", self.expr(numerator), self.expr(node.denominator), start=node.start, end=node.end
-        )
+        return ir.Binary("div", self.expr(numerator), self.expr(node.denominator), start=node.start, end=node.end)
 
     # Everything else -------------------------------------------------------------------------------------
 

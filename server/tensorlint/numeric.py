@@ -172,6 +172,8 @@ class Evaluator:
         # How a gradient by a symmetric matrix is read: "unconstrained" (every entry independent),
         # "structured" (the Matrix Cookbook's G + Gᵀ − diag G) or "symmetrized" ((G + Gᵀ)/2).
         self.reading = "unconstrained"
+        # Whether an index repeated in a product and free nowhere else is summed (Einstein's convention).
+        self.einstein = True
         # time.monotonic() after which evaluation gives up (the claim becomes uncheckable).
         self.deadline = float("inf")
         # Output shapes of declared functions that the note never defines (instantiated at random).
@@ -215,7 +217,7 @@ class Evaluator:
         # Einstein summation: an index repeated in a product and not on the left is summed.
         for label in list(current):
             if label not in labels:
-                if label not in value.repeated:
+                if label not in value.repeated or not self.einstein:
                     raise Unsupported(f"the index {label} is free on the right of the definition of `{key}`")
                 data = data.sum(axis=current.index(label))
                 current.remove(label)
@@ -279,9 +281,7 @@ class Evaluator:
             self.overrides, self.cache = saved_overrides, saved_cache
             self.depth -= 1
 
-    def directional(
-        self, expr: ir.Expr, points: dict[str, np.ndarray], directions: dict[str, np.ndarray]
-    ) -> Value:
+    def directional(self, expr: ir.Expr, points: dict[str, np.ndarray], directions: dict[str, np.ndarray]) -> Value:
         """d/dt expr(points + t·directions) at t = 0."""
         if self.depth == 0:
             changes = {key: points[key] + 1j * STEP * directions[key] for key in points}

@@ -3,8 +3,15 @@
 The span is scanned into tokens, split into statements at top-level separators (``\\quad``, ``\\\\``,
 ``\\cr``, ``,``, ``\\implies``, remarks in ``\\text{..}``), and each statement is parsed by the Lark LALR
 grammar in ``grammar/math.lark`` with an embedded transformer that builds ``syntax`` nodes directly (no
-parse tree, no recursion, so deep nesting cannot overflow the stack). A statement that does not parse is
-reported and skipped; the other statements of the span are still used.
+parse tree, no recursion, so deep nesting cannot overflow the stack). Equation numbers such as ``(3)`` are
+dropped, and what follows ``\\forall`` is a domain, not an equation.
+
+A statement that does not parse is reported and skipped; the other statements of the span are still used.
+The report points at the unreadable part, not at the whole statement: an unbalanced bracket and what it
+encloses, or the innermost bracket around the token where reading stopped (or from that token to the end of
+the statement). Input too large to read in bounded time (a span over ``MAX_SPAN_CHARACTERS``, brackets
+nested more than ``scan.MAX_DEPTH`` deep, a statement over ``MAX_TOKENS_PER_STATEMENT`` tokens or nested
+more than ``MAX_NESTING`` levels) is reported as such and skipped.
 """
 
 from __future__ import annotations
@@ -23,12 +30,26 @@ from tensorlint.scan import scan
 
 OPENERS = {"LPAR", "FLPAR", "LSQB", "LCURLY", "LBRACE", "LBAR", "LNORM", "LANGLE", "MAT_BEGIN"}
 CLOSERS = {"RPAR", "RSQB", "RCURLY", "RBRACE", "RBAR", "RNORM", "RANGLE", "MAT_END"}
-SPLITTERS = {"QUAD", "SEP", "TEXT", "PERIOD", "SEMI", "ROW_END", "COMMA"}
+# The openers each closer closes.
+MATCHING = {
+    "RPAR": ("LPAR", "FLPAR"), "RSQB": ("LSQB",), "RCURLY": ("LCURLY",), "RBRACE": ("LBRACE",),
+    "RBAR": ("LBAR",), "RNORM": ("LNORM",), "RANGLE": ("LANGLE",), "MAT_END": ("MAT_BEGIN",),
+}  # fmt: skip
+SPLITTERS = {"QUAD", "SEP", "TEXT", "PERIOD", "SEMI", "ROW_END", "COMMA", "MID", "QUANT"}
 RELATIONS = {
     "EQ": "=", "NE": "ne", "DEFEQ": "def", "LT": "<", "GT": ">", "LE": "le", "GE": "ge",
     "APPROX": "approx", "IN": "in", "TO": "to",
 }  # fmt: skip
+# After one of these a statement is not finished, so a remark in words that follows belongs to it:
+# `i = \text{from } 1 \text{ to } C` is one (unreadable) statement, not `i =` and two more.
+DANGLING = set(RELATIONS) | {"PLUS", "MINUS", "CDOT", "TIMES", "OTIMES", "ODOT", "SLASH", "COLON"}
+# A statement made of one of these alone mentions an operator in prose.
+OPERATOR_MENTIONS = DANGLING | {"FUNC", "WIDEFUNC", "BIGOP", "SQRT", "FRAC", "BANG", "UNDERSCORE", "CARET", "PRIME"}
+SEPARATOR_NAMES = {",": "COMMA", "\\ ": "ROWSEP", "\\mid": "MID"}
+MAX_SPAN_CHARACTERS = 200_000
 MAX_TOKENS_PER_STATEMENT = 20_000
+# Deeper trees are not built into claims: later stages walk them recursively.
+MAX_NESTING = 400
 
 
 @dataclass
@@ -47,14 +68,14 @@ class ParseResult:
     problems: list[tuple[int, int, str, str]] = field(default_factory=list)
 
 
-class _NoLexer(Lexer):
-    """Tokens come from ``scan``; Lark's own lexer is never used."""
+class _TokenLexer(Lexer):
+    """The "text" given to ``Lark.parse`` is the statement's token list from ``scan``: it is fed as is."""
 
     def __init__(self, lexer_conf: Any) -> None:
         pass
 
-    def lex(self, lexer_state: Any, parser_state: Any) -> Any:
-        return iter(())
+    def lex(self, data: Any) -> Any:  # type: ignore[override]
+        return iter(data)
 
 
 def grammar_path() -> Path:
@@ -158,6 +179,17 @@ class _Build(Transformer):
     def divide(self, left: ast.Node, _: Token, right: ast.Node) -> ast.Node:
         return ast.BinOp("div", left, right, **_cover(left, _, right))
 
+    def divide_differential(self, left: ast.Node, _: Token, token: Token, operand: ast.Node) -> ast.Node:
+        """``∂f/∂x``: the denominator is the product of the differential and what it acts on."""
+        text, font = _font(token)
+        differential: ast.Node = (
+            ast.Name(text, font, **_at(token))
+            if text.isascii() and text.isalpha() and len(text) == 1
+            else ast.Partial(**_at(token))
+        )
+        denominator = ast.Juxt((differential, operand), **_cover(token, operand))
+        return ast.BinOp("div", left, denominator, **_cover(left, _, operand))
+
     def bigop(self, token: Token, limits: tuple[Any, Any], body: ast.Node) -> ast.Node:
         op = "prod" if str(token.value) in ("prod", "∏") else "sum"
         return ast.BigOp(op, limits[0], limits[1], body, **_cover(token, limits, body))
@@ -166,7 +198,7 @@ class _Build(Transformer):
         lower = upper = None
         for index, child in enumerate(children):
             if isinstance(child, Token):
-                target = children[index + 1]
+                target = _no_mark(children[index + 1])
                 if child.type == "UNDERSCORE":
                     lower = target
                 else:
@@ -174,26 +206,20 @@ class _Build(Transformer):
         return lower, upper
 
     def limits_swapped(self, _: Token, upper: ast.Node, __: Token, lower: ast.Node) -> tuple:
-        return lower, upper
+        return _no_mark(lower), _no_mark(upper)
 
     def func_scripts(self, *children: Any) -> tuple[Any, Any]:
         return self.limits(*children)
 
     def subscript(self, base: ast.Node, _: Token, index: ast.Node) -> ast.Node:
-        return ast.Sub(base, index, **_cover(base, _, index))
+        return ast.Sub(base, _no_mark(index), **_cover(base, _, index))
 
     def superscript(self, base: ast.Node, _: Token, exponent: ast.Node) -> ast.Node:
         if isinstance(exponent, _TopMark):
-            return ast.Transpose(
-                base, inverse=exponent.inverse, mark=exponent.mark, **_cover(base, _, exponent)
-            )
+            return ast.Transpose(base, inverse=exponent.inverse, mark=exponent.mark, **_cover(base, _, exponent))
         if isinstance(exponent, ast.Name) and exponent.text == "T" and exponent.font in ("", "rm", "sf"):
             return ast.Transpose(base, mark="^T", **_cover(base, _, exponent))
-        if (
-            isinstance(exponent, ast.Neg)
-            and isinstance(exponent.operand, ast.Name)
-            and exponent.operand.text == "T"
-        ):
+        if isinstance(exponent, ast.Neg) and isinstance(exponent.operand, ast.Name) and exponent.operand.text == "T":
             return ast.Transpose(base, inverse=True, mark="^{-T}", **_cover(base, _, exponent))
         return ast.Sup(base, exponent, **_cover(base, _, exponent))
 
@@ -203,8 +229,8 @@ class _Build(Transformer):
     def unicode_transpose(self, base: ast.Node, _: Token) -> ast.Node:
         return ast.Transpose(base, mark="ᵀ", **_cover(base, _))
 
-    def unicode_inverse(self, base: ast.Node, token: Token) -> ast.Node:
-        return ast.Sup(base, ast.Neg(ast.Number("1", **_at(token)), **_at(token)), **_cover(base, token))
+    def evaluated(self, base: ast.Node, _: Token, __: Token, point: ast.Node) -> ast.Node:
+        return ast.Evaluated(base, _no_mark(point), **_cover(base, _, point))
 
     def factorial(self, base: ast.Node, token: Token) -> ast.Node:
         return ast.Func("factorial", base, **_cover(base, token))
@@ -224,8 +250,8 @@ class _Build(Transformer):
         return ast.Name(text, font, **_at(token))
 
     def number(self, token: Token) -> ast.Node:
-        text, _ = _font(token)
-        return ast.Number(text, **_at(token))
+        text, font = _font(token)
+        return ast.Number(text, font, **_at(token))
 
     def group(self, _: Token, *rest: Any) -> ast.Node:
         if len(rest) == 1:
@@ -238,8 +264,13 @@ class _Build(Transformer):
 
     def items(self, *children: Any) -> tuple[list[ast.Node], str]:
         nodes = [child for child in children if not isinstance(child, Token)]
-        separators = {str(child.value) for child in children if isinstance(child, Token)}
-        separator = "\\ " if "\\ " in separators else ("," if separators else "")
+        kinds = {child.type for child in children if isinstance(child, Token)}
+        # One separator names the list: a row vector's `\ ` wins, then a conditional bar, then commas.
+        separator = ""
+        for text, kind in reversed(SEPARATOR_NAMES.items()):
+            if kind in kinds:
+                separator = text
+                break
         return nodes, separator
 
     def slice(self, token: Token) -> ast.Node:
@@ -274,9 +305,13 @@ class _Build(Transformer):
         )
 
     def func_apply(self, token: Token, scripts: tuple, argument: ast.Node) -> ast.Node:
-        return ast.Func(
-            str(token.value), argument, False, scripts[0], scripts[1], **_cover(token, scripts, argument)
-        )
+        return ast.Func(str(token.value), argument, False, scripts[0], scripts[1], **_cover(token, scripts, argument))
+
+    def func_apply_bigop(
+        self, token: Token, scripts: tuple, operator: Token, limits: tuple[Any, Any], body: ast.Node
+    ) -> ast.Node:
+        argument = self.bigop(operator, limits, body)
+        return ast.Func(str(token.value), argument, False, scripts[0], scripts[1], **_cover(token, scripts, argument))
 
     def sqrt(self, _: Token, argument: ast.Node) -> ast.Node:
         return ast.Sqrt(argument, **_cover(_, argument))
@@ -313,6 +348,17 @@ def _delimited(kind: str, opening: Token, items: tuple[list[ast.Node], str], clo
     return ast.Delimited(kind, tuple(items[0]), items[1], **_cover(opening, closing))
 
 
+class _Unreadable(ValueError):
+    """Raised while building the AST for input the grammar accepts but that means nothing."""
+
+
+def _no_mark(node: Any) -> Any:
+    """A transpose mark belongs after ``^``; under ``_`` or on a ``\\sum`` it cannot be read."""
+    if isinstance(node, _TopMark):
+        raise _Unreadable("a transpose mark where no transpose can be")
+    return node
+
+
 @dataclass(frozen=True)
 class _TopMark:
     """A transpose mark in a superscript, before it is attached to its base."""
@@ -325,11 +371,13 @@ class _TopMark:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    # Positions come from the tokens, which the transformer reads directly (`_cover`), so Lark's
+    # propagate_positions (which only fills in the meta of Tree nodes) is not needed and would cost a
+    # wrapper call per reduction.
     return Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
-        lexer=_NoLexer,
-        propagate_positions=True,
+        lexer=_TokenLexer,
         transformer=_Build(),
         maybe_placeholders=False,
         # The LALR tables are cached in the temporary folder: building them costs ~50 ms at every start.
@@ -338,11 +386,28 @@ def _parser() -> Lark:
 
 
 def split_statements(tokens: list[Token]) -> list[list[Token]]:
-    """Split a span's tokens into statements at top-level separators; drop alignment marks and noise."""
+    """Split a span's tokens into statements at top-level separators; drop alignment marks and noise.
+
+    A remark in words after an unfinished statement (``i = \\text{from } 1``) stays in it as a ``WORDS``
+    token, so that the whole statement is reported as unreadable rather than cut into pieces.
+    """
     statements: list[list[Token]] = []
     current: list[Token] = []
     depth = 0
     matrix_depth = 0
+    skipping = False
+    has_words = False
+    # In a row of `align`, `&` alternates: an alignment point (dropped), then a column separator (a split),
+    # so `x &= 1 & y &= 2` is two statements while `a &= b \\ &= c` keeps its chain.
+    ampersands = 0
+
+    def finish() -> None:
+        nonlocal current, has_words
+        if current and not _is_equation_number(current):
+            statements.append(current)
+        current = []
+        has_words = False
+
     for token in tokens:
         kind = token.type
         if kind in OPENERS:
@@ -351,71 +416,208 @@ def split_statements(tokens: list[Token]) -> list[list[Token]]:
         elif kind in CLOSERS:
             depth = max(0, depth - 1)
             matrix_depth = max(0, matrix_depth - (kind == "MAT_END"))
-        if depth == 0 and kind in SPLITTERS:
-            if current:
-                statements.append(current)
-            current = []
+        if depth == 0 and kind == "TEXT" and current and (has_words or current[-1].type in DANGLING):
+            current.append(Token("WORDS", token.value, start_pos=token.start_pos, end_pos=token.end_pos))
+            has_words = True
+            continue
+        if depth == 0 and (kind in SPLITTERS or (kind == "ROW_END" and matrix_depth == 0)):
+            finish()
+            ampersands = 0 if kind == "ROW_END" else ampersands
+            # What follows \forall up to the next separator is a domain, not an equation.
+            skipping = kind == "QUANT"
+            continue
+        if skipping:
             continue
         if kind == "AMP" and matrix_depth == 0:
+            ampersands += 1
+            if ampersands % 2 == 0:
+                finish()
             continue
         if kind == "ROW_END" and matrix_depth == 0:
-            if current:
-                statements.append(current)
-            current = []
+            finish()
+            ampersands = 0
             continue
-        if kind in ("QUAD", "SEP", "PERIOD") and depth > 0:
+        if kind in ("QUAD", "SEP", "PERIOD", "QUANT") and depth > 0:
             continue
         if kind == "SEMI":
             token = Token("COMMA", ",", start_pos=token.start_pos, end_pos=token.end_pos)
         current.append(token)
-    if current:
-        statements.append(current)
+    finish()
     return statements
 
 
-def parse_statement(tokens: list[Token]) -> ast.Chain | ast.Node | str:
-    """Parse one statement's tokens; on failure, a message naming what could not be read."""
-    interactive = _parser().parse_interactive("")
+def _is_equation_number(tokens: list[Token]) -> bool:
+    """``(3)``, ``(4a)``, ``(A.1)``, ``(*)``: a statement that only numbers an equation."""
+    if len(tokens) < 3 or tokens[0].type != "LPAR" or tokens[-1].type != "RPAR":
+        return False
+    inner = [token.type for token in tokens[1:-1]]
+    if all(kind == "CDOT" for kind in inner):
+        return True
+    if len(inner) > 2 or "NUMBER" not in inner:
+        return False
+    return all(
+        kind == "NUMBER" or (kind == "NAME" and len(str(token.value)) == 1)
+        for kind, token in zip(inner, tokens[1:-1], strict=True)
+    )
+
+
+@dataclass
+class _Failure:
+    """Why a statement could not be read, and the index of the token where reading stopped (None: at the end)."""
+
+    message: str
+    index: int | None
+
+
+def parse_statement(tokens: list[Token]) -> ast.Node | _Failure:
+    """Parse one statement's tokens; on failure, what could not be read and where."""
     try:
-        for token in tokens:
-            interactive.feed_token(token)
-        result: ast.Node = interactive.feed_eof()
+        # The "text" Lark parses is the token list itself (see _TokenLexer); the transformer returns a Node.
+        result: Any = _parser().parse(tokens)
         return result
     except UnexpectedInput as error:
         unexpected = getattr(error, "token", None)
         if unexpected is None or unexpected.type == "$END":
-            return "the formula ends too early"
-        return f"unexpected `{_font(unexpected)[0]}`"
+            return _Failure("the formula ends too early", None)
+        index = next((position for position, token in enumerate(tokens) if token is unexpected), None)
+        return _Failure(f"unexpected `{_font(unexpected)[0]}`", index)
+    except _Unreadable as error:
+        return _Failure(str(error), None)
     except (LarkError, RecursionError, ValueError, TypeError, IndexError, KeyError) as error:
-        return f"cannot read this formula ({type(error).__name__})"
+        return _Failure(f"cannot read this formula ({type(error).__name__})", None)
+
+
+def unreadable_range(tokens: list[Token], failure: _Failure) -> tuple[int, int, str]:
+    """The part of a statement that could not be read: an unbalanced bracket with what it encloses, else
+    the innermost bracket around the token where reading stopped, else from that token to the end."""
+    statement_start = tokens[0].start_pos or 0
+    statement_end = tokens[-1].end_pos or statement_start
+    open_indices: list[int] = []
+    pairs: list[tuple[int, int]] = []
+    for index, token in enumerate(tokens):
+        kind = token.type
+        if kind in OPENERS:
+            open_indices.append(index)
+        elif kind in CLOSERS:
+            wanted = MATCHING[kind]
+            position = len(open_indices) - 1
+            while position >= 0 and tokens[open_indices[position]].type not in wanted:
+                position -= 1
+            if position < 0:
+                return token.start_pos or 0, token.end_pos or 0, f"`{_font(token)[0]}` closes nothing"
+            if position < len(open_indices) - 1:
+                unclosed = tokens[open_indices[position + 1]]
+                end = tokens[index - 1].end_pos or 0
+                return unclosed.start_pos or 0, end, f"`{_font(unclosed)[0]}` is never closed"
+            pairs.append((open_indices.pop(), index))
+    if open_indices:
+        unclosed = tokens[open_indices[0]]
+        return unclosed.start_pos or 0, statement_end, f"`{_font(unclosed)[0]}` is never closed"
+    if failure.index is None or failure.index == 0:
+        return statement_start, statement_end, failure.message
+    innermost: tuple[int, int] | None = None
+    for opener, closer in pairs:
+        inside = opener < failure.index <= closer
+        if inside and (innermost is None or opener > innermost[0]):
+            innermost = (opener, closer)
+    if innermost is not None:
+        return tokens[innermost[0]].start_pos or 0, tokens[innermost[1]].end_pos or 0, failure.message
+    return tokens[failure.index].start_pos or 0, statement_end, failure.message
+
+
+def _nesting(node: ast.Node, limit: int) -> int:
+    """How deep the tree under ``node`` goes, counting no further than ``limit``."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        stack.extend((child, depth + 1) for child in ast.children(current))
+    return deepest
 
 
 def parse_span(text: str) -> ParseResult:
     """All statements of one math span. Never raises."""
     result = ParseResult()
-    scanned = scan(text)
-    for start, end, message in scanned.problems:
-        result.problems.append((start, end, "TL001", message))
-    if scanned.problems:
+    if len(text) > MAX_SPAN_CHARACTERS:
+        message = f"this formula is too long to read ({len(text):,} characters)"
+        result.problems.append((0, len(text), "TL002", message))
         return result
-    for tokens in split_statements(scanned.tokens):
-        start = tokens[0].start_pos or 0
-        end = tokens[-1].end_pos or start
-        unknown = [token for token in tokens if token.type == "UNKNOWN"]
-        if unknown:
-            first = unknown[0]
-            result.problems.append(
-                (first.start_pos or 0, first.end_pos or 0, "TL002", f"unsupported notation `{first.value}`")
-            )
-            continue
-        if len(tokens) > MAX_TOKENS_PER_STATEMENT:
-            result.problems.append((start, end, "TL002", "formula too long to check"))
-            continue
-        parsed = parse_statement(tokens)
-        if isinstance(parsed, str):
-            result.problems.append((start, end, "TL001", f"cannot read this math: {parsed}"))
-            continue
-        if not isinstance(parsed, ast.Chain):
-            parsed = ast.Chain((parsed,), (), start=parsed.start, end=parsed.end)
-        result.statements.append(Statement(parsed, start, end))
+    scanned = scan(text)
+    tokens = scanned.tokens
+    statements_tokens: list[list[Token]]
+    if scanned.problems:
+        # Read what comes before the first problem; the statement it falls in is part of the problem.
+        problem_start, _, message = min(scanned.problems)
+        kept = [token for token in tokens if (token.end_pos or 0) <= problem_start]
+        statements_tokens = split_statements(kept)
+        if statements_tokens and kept and statements_tokens[-1][-1] is kept[-1]:
+            problem_start = statements_tokens.pop()[0].start_pos or 0
+        problem = (problem_start, len(text), "TL001", message)
+    else:
+        statements_tokens = split_statements(tokens)
+        problem = None
+    for statement in statements_tokens:
+        _parse_one(statement, result)
+    if problem is not None:
+        result.problems.append(problem)
     return result
+
+
+def _mentions_an_operator(tokens: list[Token], failure: _Failure) -> bool:
+    """Prose that names an operator, "the Kronecker product $\\otimes$", "elementwise $\\exp$", "$\\sum_i$":
+    nothing to check and nothing unreadable."""
+    first = tokens[0].type
+    if len(tokens) == 1 and first in OPERATOR_MENTIONS:
+        return True
+    if first not in ("FUNC", "WIDEFUNC", "BIGOP") or failure.index is not None:
+        return False
+    operand = Token("NAME", "x", start_pos=tokens[-1].end_pos, end_pos=tokens[-1].end_pos)
+    return not isinstance(parse_statement([*tokens, operand]), _Failure)
+
+
+def _parse_one(tokens: list[Token], result: ParseResult) -> None:
+    start = tokens[0].start_pos or 0
+    end = tokens[-1].end_pos or start
+    for token in tokens:
+        if token.type == "UNKNOWN":
+            value = str(token.value)
+            if value.startswith("\\"):
+                result.problems.append(
+                    (token.start_pos or 0, token.end_pos or 0, "TL002", f"unsupported notation `{value}`")
+                )
+            else:
+                result.problems.append(
+                    (token.start_pos or 0, token.end_pos or 0, "TL001", f"cannot read `{value}` in a formula")
+                )
+            return
+    rule = next((index for index, token in enumerate(tokens) if token.type == "RULE"), None)
+    if rule is not None:
+        failure = _Failure("a matrix drawn with rules (`|`, `-`) around its rows or columns", rule)
+        low, high, message = unreadable_range(tokens, failure)
+        result.problems.append((low, high, "TL001", f"cannot read this math: {message}"))
+        return
+    words = next((token for token in tokens if token.type == "WORDS"), None)
+    if words is not None:
+        message = f"cannot read this math: words inside a formula (`{str(words.value).strip()}`)"
+        result.problems.append((start, end, "TL001", message))
+        return
+    if len(tokens) > MAX_TOKENS_PER_STATEMENT:
+        result.problems.append((start, end, "TL002", "formula too long to check"))
+        return
+    parsed = parse_statement(tokens)
+    if isinstance(parsed, _Failure) and _mentions_an_operator(tokens, parsed):
+        return
+    if isinstance(parsed, _Failure):
+        low, high, message = unreadable_range(tokens, parsed)
+        result.problems.append((low, high, "TL001", f"cannot read this math: {message}"))
+        return
+    if len(tokens) > MAX_NESTING and _nesting(parsed, MAX_NESTING) > MAX_NESTING:
+        result.problems.append((start, end, "TL002", f"formula nested more than {MAX_NESTING} levels deep"))
+        return
+    if not isinstance(parsed, ast.Chain):
+        parsed = ast.Chain((parsed,), (), start=parsed.start, end=parsed.end)
+    result.statements.append(Statement(parsed, start, end))

@@ -115,9 +115,7 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
             groups = match.groups()
             if kind == "size":
                 found.append(
-                    ProseFact(
-                        "size", read_name(groups[0], spans), value=read_name(groups[1], spans), offset=at
-                    )
+                    ProseFact("size", read_name(groups[0], spans), value=read_name(groups[1], spans), offset=at)
                 )
             elif kind in ("rows-columns", "named-rows-columns"):
                 if groups[0] is None:
@@ -140,9 +138,7 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
                 found.append(_vector(read_name(name, spans), read_name(size, spans), orientation, at))
             elif kind == "orientation":
                 for name in groups[:2]:
-                    found.append(
-                        ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at)
-                    )
+                    found.append(ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at))
             elif kind == "structure-pair":
                 kinds = structure_words(groups[2])
                 for name in groups[:2]:

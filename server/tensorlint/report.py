@@ -126,8 +126,7 @@ def _diagnostic_json(index: LineIndex, diagnostic: Diagnostic) -> dict[str, Any]
         fix = {
             "title": diagnostic.fix.title,
             "edits": [
-                {**_range(index, edit.start, edit.end), "new_text": edit.new_text}
-                for edit in diagnostic.fix.edits
+                {**_range(index, edit.start, edit.end), "new_text": edit.new_text} for edit in diagnostic.fix.edits
             ],
         }
     return {

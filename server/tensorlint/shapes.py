@@ -396,12 +396,9 @@ class ShapeInference:
                     expr,
                 )
             return
-        if len(first) != len(second) or not all(
-            self.unifier.unify(a, b) for a, b in zip(first, second, strict=True)
-        ):
+        if len(first) != len(second) or not all(self.unifier.unify(a, b) for a, b in zip(first, second, strict=True)):
             raise ShapeError(
-                f"{what} a {show_shape(self.unifier.resolve(first))} and a "
-                f"{show_shape(self.unifier.resolve(second))}",
+                f"{what} a {show_shape(self.unifier.resolve(first))} and a {show_shape(self.unifier.resolve(second))}",
                 expr,
             )
 

@@ -28,7 +28,10 @@ class Name(Node):
 
 @dataclass(frozen=True)
 class Number(Node):
+    """A number; ``font`` is set for a bold or double-struck digit such as ``\\mathbf{1}`` (the ones vector)."""
+
     text: str
+    font: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ class Empty(Node):
 class Delimited(Node):
     """A bracketed list: ``kind`` is one of ``()``, ``[]``, ``{}`` (for ``\\{ \\}``), ``||``, ``‖‖``, ``⟨⟩``.
 
-    ``separator`` is ``,`` or ``\\ `` (the row-vector habit ``[a \\ b \\ c]``) when there are several items.
+    ``separator`` is ``,``, ``\\ `` (the row-vector habit ``[a \\ b \\ c]``) or ``\\mid`` (the conditional
+    bar of ``p(x \\mid θ)``) when there are several items.
     """
 
     kind: str
@@ -144,6 +148,14 @@ class Matrix(Node):
 @dataclass(frozen=True)
 class Dots(Node):
     kind: str = "cdots"
+
+
+@dataclass(frozen=True)
+class Evaluated(Node):
+    """``\\left. f \\right|_{x=0}``: ``base`` evaluated at ``point`` (usually a relation ``x = 0``)."""
+
+    base: Node
+    point: Node
 
 
 @dataclass(frozen=True)

@@ -60,9 +60,7 @@ def variables(expr: ir.Expr) -> set[str]:
 
 
 class Checker:
-    def __init__(
-        self, left: ir.Expr, right: ir.Expr, op: str, env: Environment, config: Config, latex: str
-    ) -> None:
+    def __init__(self, left: ir.Expr, right: ir.Expr, op: str, env: Environment, config: Config, latex: str) -> None:
         self.left, self.right, self.op = left, right, op
         self.env, self.config, self.latex = env, config, latex
         # Definitions that do not fit this claim's shapes: such a name is read as a fresh variable, as the
@@ -168,9 +166,7 @@ class Checker:
         )
         if not has_ranges:
             return set()
-        return {
-            key for key in names if (found := self.env.declared.get(key)) is not None and found.soft
-        } - self.ignored
+        return {key for key in names if (found := self.env.declared.get(key)) is not None and found.soft} - self.ignored
 
     def owner(self, expr: ir.Expr | None) -> str | None:
         """The defined name whose definition contains ``expr``."""
@@ -231,9 +227,7 @@ class Checker:
                 return None
             return Outcome("uncheckable", f"not checked: {error}")
         layouts = (
-            ["numerator", "denominator"]
-            if has_derivative(self.left) or has_derivative(self.right)
-            else ["numerator"]
+            ["numerator", "denominator"] if has_derivative(self.left) or has_derivative(self.right) else ["numerator"]
         )
         results = {layout: self.trials(layout) for layout in layouts}
         return self.decide(results, names)
@@ -424,11 +418,10 @@ class Checker:
         for trial in range(max(1, self.config.trials)):
             try:
                 instance, named = self.instance(trial)
-                evaluator = Evaluator(
-                    instance, self.definition, self.definition_labels, self.function, layout, varying
-                )
+                evaluator = Evaluator(instance, self.definition, self.definition_labels, self.function, layout, varying)
                 evaluator.deadline = self.deadline
                 evaluator.reading = reading
+                evaluator.einstein = self.config.einstein != "off"
                 evaluator.unknown_shape = self.unknown_function_shape
                 with np.errstate(all="ignore"):
                     left = evaluator.eval(self.left)
@@ -453,7 +446,14 @@ class Checker:
     def compare(self, left: Value, right: Value, named: dict[str, int]) -> Result:
         if left.tensor is not None or right.tensor is not None:
             return self.compare_tensor(left, right, named)
+        one_sided = {label for label in left.repeated if label not in right.labels} | {
+            label for label in right.repeated if label not in left.labels
+        }
         left, right = self.contract(left, right), self.contract(right, left)
+        if one_sided & (set(left.labels) ^ set(right.labels)):
+            # With summation off, an index repeated on one side and absent from the other is an error
+            # of notation, not a claim for every value of that index.
+            return Result("unsupported", "the free indices of the two sides differ")
         if set(left.labels) != set(right.labels) and (
             not set(left.labels) <= set(right.labels) and not set(right.labels) <= set(left.labels)
         ):
@@ -484,6 +484,8 @@ class Checker:
     def contract(self, value: Value, other: Value) -> Value:
         """Einstein summation: an index repeated in a product and absent from the other side is summed."""
         data, labels = value.data, list(value.labels)
+        if self.config.einstein == "off":
+            return Value(data, tuple(labels), frozenset(), value.tensor)
         for label in list(labels):
             if label in value.repeated and label not in other.labels:
                 data = data.sum(axis=labels.index(label))
@@ -518,8 +520,7 @@ class Checker:
         at = f" at entry{label_text} ({entry})" if position else ""
         return Result(
             "wrong",
-            f"false{where}{at}: the left side is {a_real[position]:.4g}, "
-            f"the right side {b_real[position]:.4g}",
+            f"false{where}{at}: the left side is {a_real[position]:.4g}, the right side {b_real[position]:.4g}",
         )
 
     def compare_tensor(self, left: Value, right: Value, named: dict[str, int]) -> Result:
@@ -534,17 +535,13 @@ class Checker:
         f_shape, x_shape = tensor.tensor
         f_size, x_size = int(np.prod(f_shape)), int(np.prod(x_shape))
         data = tensor.data
-        order = list(reversed(range(len(f_shape)))) + [
-            len(f_shape) + axis for axis in reversed(range(len(x_shape)))
-        ]
+        order = list(reversed(range(len(f_shape)))) + [len(f_shape) + axis for axis in reversed(range(len(x_shape)))]
         jacobian = np.transpose(data, order).reshape(f_size, x_size)
         form = jacobian if self.current_layout == "numerator" else jacobian.T
         if other.data.shape == form.shape:
             a, b = (form, other.data) if tensor is left else (other.data, form)
             return self.values(a, b, (), named)
-        order_name = {3: "third", 4: "fourth"}.get(
-            len(f_shape) + len(x_shape), f"order-{len(f_shape) + len(x_shape)}"
-        )
+        order_name = {3: "third", 4: "fourth"}.get(len(f_shape) + len(x_shape), f"order-{len(f_shape) + len(x_shape)}")
         return Result(
             "shape",
             f"is a {order_name}-order tensor; the other side is a {describe(other.matrix_shape)}",
@@ -592,14 +589,10 @@ class Checker:
         detail = results[layout].detail + (f" (in {layout} layout)" if len(results) > 1 else "")
         guessed = sorted(self.guessed_names(names))
         if not guessed and self.unresolved():
-            return Outcome(
-                "uncheckable", "not checked: the size of a constant such as I or 1 is not known here"
-            )
+            return Outcome("uncheckable", "not checked: the size of a constant such as I or 1 is not known here")
         if guessed:
             listed = ", ".join(f"`{name}`" for name in guessed)
-            return Outcome(
-                "uncheckable", f"not checked: the shapes do not fit, but the shape of {listed} is a guess"
-            )
+            return Outcome("uncheckable", f"not checked: the shapes do not fit, but the shape of {listed} is a guess")
         return self.shape_outcome(detail)
 
     def unresolved(self) -> bool:
@@ -613,12 +606,7 @@ class Checker:
 
     def shape_outcome(self, detail: str) -> Outcome:
         derivative = next(
-            (
-                node
-                for expr in (self.left, self.right)
-                for node in ir.walk(expr)
-                if isinstance(node, ir.Deriv)
-            ),
+            (node for expr in (self.left, self.right) for node in ir.walk(expr) if isinstance(node, ir.Deriv)),
             None,
         )
         if derivative is not None and "tensor" in detail:
@@ -636,8 +624,7 @@ class Checker:
                 name = self.derivative_name(derivative)
                 return Outcome(
                     "shape",
-                    f"{name} is a {order}-order tensor {text}; "
-                    f"the {side} side is {article(other_text)} {other_text}",
+                    f"{name} is a {order}-order tensor {text}; the {side} side is {article(other_text)} {other_text}",
                     "TL202",
                 )
         if derivative is None:
@@ -703,9 +690,7 @@ def describe(shape: tuple[int, ...]) -> str:
     return "×".join(str(size) for size in shape) + (" matrix" if len(shape) == 2 else " tensor")
 
 
-def verify(
-    left: ir.Expr, right: ir.Expr, op: str, env: Environment, config: Config, latex: str, *_: object
-) -> Outcome:
+def verify(left: ir.Expr, right: ir.Expr, op: str, env: Environment, config: Config, latex: str, *_: object) -> Outcome:
     """The verdict on ``left op right`` (``op`` is ``=`` or ``ne``) in the document's environment."""
     checker = Checker(left, right, op, env, config, latex)
     try:
