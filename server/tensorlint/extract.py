@@ -1825,6 +1825,28 @@ def _is_surrogate_pair(text: str, backslash: int) -> bool:
         return False
 
 
+def notebook_location(text: str) -> Callable[[int], tuple[int, int] | None]:
+    """For a notebook's file text: a function from a file offset to (cell number, line within the cell),
+    both 1-based, as a person finds them in Jupyter; None outside markdown and code sources."""
+    cells = sorted(_notebook_source_literals(text).items(), key=lambda item: item[1][0][0] if item[1] else 0)
+
+    def locate(offset: int) -> tuple[int, int] | None:
+        for path, literals in cells:
+            if not literals or not literals[0][0] <= offset < literals[-1][1]:
+                continue
+            line = 1
+            for start, end in literals:
+                if offset < start:
+                    break
+                # Each escaped newline before the offset ends one line of the cell.
+                line += text.count("\\n", start, min(offset, end))
+            cell = path[-1] + 1 if isinstance(path[-1], int) else 1
+            return cell, line
+        return None
+
+    return locate
+
+
 def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
     """The cells of an nbformat 4 notebook (``cells``) or an nbformat 3 one (``worksheets``)."""
     if not isinstance(data, dict):

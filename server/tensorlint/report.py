@@ -187,12 +187,20 @@ def format_text(results: list[FileResult], color: bool = False) -> str:
         if not result.diagnostics:
             continue
         index = LineIndex(result.text)
+        locate = None
+        if result.path.endswith(".ipynb"):
+            from tensorlint.extract import notebook_location
+
+            locate = notebook_location(result.text)
         for diagnostic in sorted_diagnostics(result.diagnostics):
             line, column = index.position(diagnostic.start)
             end_line, end_column = index.position(diagnostic.end)
             style = _SEVERITY_COLOR.get(diagnostic.severity, _BOLD)
+            cell = locate(diagnostic.start) if locate is not None else None
+            # In a notebook, also say where a person finds it in Jupyter.
+            where = f" (cell {cell[0]}, line {cell[1]})" if cell is not None else ""
             header = (
-                f"{paint(_BOLD, f'{result.path}:{line}:{column}:')} "
+                f"{paint(_BOLD, f'{result.path}:{line}:{column}:')}{where} "
                 f"{paint(style, f'{diagnostic.severity}[{diagnostic.code}]')} "
                 f"{_printable(diagnostic.message, keep_newlines=True)}"
             )
