@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import traceback
+from typing import TYPE_CHECKING
 
 from tensorlint.model import Config, Diagnostic, FileResult
 
+if TYPE_CHECKING:
+    from tensorlint.interpret import ClaimCache
 
-def check_text(path: str, text: str, config: Config | None = None) -> FileResult:
+
+def check_text(path: str, text: str, config: Config | None = None, cache: ClaimCache | None = None) -> FileResult:
     """Extract, parse, interpret and check one document.
+
+    ``cache`` (an ``interpret.ClaimCache``) carries verdicts from one run over a note to the next, so that
+    only what an edit changed is checked again; call ``cache.next_run()`` between runs.
 
     Any exception that escapes a stage is a bug in tensorlint, not in the note: it becomes a TL900
     diagnostic at the top of the file, so the run goes on with the other files.
@@ -19,7 +26,7 @@ def check_text(path: str, text: str, config: Config | None = None) -> FileResult
         from tensorlint.interpret import check_document
 
         document = extract(path, text)
-        return check_document(document, config)
+        return check_document(document, config, cache)
     except Exception as error:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         return FileResult(

@@ -8,6 +8,7 @@ its verdict, and only a concrete counterexample makes a claim ``wrong``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from tensorlint import ir
@@ -56,6 +57,28 @@ class Environment:
     layout_fixed: bool = False
     # Bumped on every change, so a claim checked twice in the same environment is checked once.
     version: int = 0
+    _fingerprint: tuple[int, str] | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of everything a claim's verdict can depend on, stable across runs: two runs over notes
+        that agree up to a claim give that claim the same fingerprint, so its verdict can be reused."""
+        if self._fingerprint is not None and self._fingerprint[0] == self.version:
+            return self._fingerprint[1]
+        state = (
+            sorted((key, repr(value)) for key, value in self.declared.items()),
+            sorted((key, repr(value)) for key, value in self.definitions.items()),
+            sorted((key, sorted(value)) for key, value in self.structures.items()),
+            sorted(self.all_ones),
+            sorted(self.aliases.items()),
+            sorted(self.dims),
+            sorted(self.known),
+            self.layout,
+            self.layout_source,
+            self.gradient_loss,
+        )
+        digest = hashlib.blake2b(repr(state).encode(), digest_size=16).hexdigest()
+        self._fingerprint = (self.version, digest)
+        return digest
 
     def scope(self, config: Config) -> Scope:
         functions = {key for key, value in self.declared.items() if value.arguments is not None}
@@ -159,15 +182,42 @@ def prose_name(text: str, config: Config) -> str | None:
     return None
 
 
+class ClaimCache:
+    """Verdicts by (left side, relation, right side, environment fingerprint).
+
+    Within one run it saves checking a repeated claim twice. Across runs (the language server re-checking
+    a note after an edit) pass the cache of the previous run: claims whose text and environment did not
+    change reuse their verdicts, and only what the edit touched is checked again. Entries not used by a
+    run are dropped when it ends, so the cache never outgrows the note.
+    """
+
+    def __init__(self) -> None:
+        self.previous: dict[tuple[str, str, str, str], Outcome] = {}
+        self.current: dict[tuple[str, str, str, str], Outcome] = {}
+        self.hits = 0
+
+    def get(self, key: tuple[str, str, str, str]) -> Outcome | None:
+        found = self.current.get(key) or self.previous.get(key)
+        self.hits += found is not None
+        return found
+
+    def put(self, key: tuple[str, str, str, str], outcome: Outcome) -> None:
+        self.current[key] = outcome
+
+    def next_run(self) -> None:
+        """Start a new run: what the last run used stays available, the rest is forgotten."""
+        self.previous, self.current, self.hits = self.current, {}, 0
+
+
 class Interpreter:
-    def __init__(self, document: Document, config: Config) -> None:
+    def __init__(self, document: Document, config: Config, cache: ClaimCache | None = None) -> None:
         self.document = document
         self.config = config
         self.env = Environment()
         self.claims: list[Claim] = []
         self.diagnostics: list[Diagnostic] = []
         self.previous_tail: Part | None = None
-        self.memo: dict[tuple[str, str, str, int], Outcome] = {}
+        self.cache = cache if cache is not None else ClaimCache()
         self.stopped = False
         if config.layout != "auto":
             self.env.layout, self.env.layout_fixed = config.layout, True
@@ -680,11 +730,11 @@ class Interpreter:
         left_ir, right_ir = lower(left.node, scope), lower(right.node, scope)
         # The same claim in the same environment gets the same verdict: check it once.
         text = self.document.text
-        key = (text[left.start : left.end], op, text[right.start : right.end], self.env.version)
-        outcome = self.memo.get(key)
+        key = (text[left.start : left.end], op, text[right.start : right.end], self.env.fingerprint())
+        outcome = self.cache.get(key)
         if outcome is None:
             outcome = verify(left_ir, right_ir, op, self.env, self.config, latex, left, right)
-            self.memo[key] = outcome
+        self.cache.put(key, outcome)
         self.record(left, right, outcome, variables(left_ir) | variables(right_ir))
 
     def record(self, left: Part, right: Part, outcome: Outcome, names: set[str]) -> None:
@@ -712,5 +762,7 @@ class Interpreter:
             self.diagnostics.append(Diagnostic("TL205", outcome.message, claim.start, claim.end, "hint"))
 
 
-def check_document(document: Document, config: Config) -> FileResult:
-    return Interpreter(document, config).run()
+def check_document(document: Document, config: Config, cache: ClaimCache | None = None) -> FileResult:
+    """Every claim of the document with its verdict. Pass the same ``cache`` to successive runs over one
+    note (``cache.next_run()`` in between) to re-check only what changed."""
+    return Interpreter(document, config, cache).run()

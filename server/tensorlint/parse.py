@@ -539,8 +539,9 @@ def _nesting(node: ast.Node, limit: int) -> int:
     return deepest
 
 
+@lru_cache(maxsize=8192)
 def parse_span(text: str) -> ParseResult:
-    """All statements of one math span. Never raises."""
+    """All statements of one math span. Never raises. The result is cached and shared: do not mutate it."""
     result = ParseResult()
     if len(text) > MAX_SPAN_CHARACTERS:
         message = f"this formula is too long to read ({len(text):,} characters)"
