@@ -92,3 +92,10 @@ def test_arbitrary_text_never_breaks_the_checker(text):
     for path in ("fuzz.md", "fuzz.tex", "fuzz.ipynb"):
         internal = [item.message for item in check_text(path, text).diagnostics if item.code == "TL900"]
         assert not internal, (path, text, internal)
+
+
+def test_a_space_whose_dimensions_cannot_be_read_gets_a_hint():
+    text = "Let $x \\in \\mathbb{R}^{10^{12}}$.\n"
+    (hint,) = check_text("note.md", text).diagnostics
+    assert hint.code == "TL002"
+    assert text[hint.start : hint.end] == "\\mathbb{R}^{10^{12}}"

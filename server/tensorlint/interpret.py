@@ -461,7 +461,12 @@ class Interpreter:
             self.check(left, op, right)
             return
         if op == "in":
-            self.declare(left.node, right.node)
+            declared = self.declare(left.node, right.node)
+            space = right.node
+            is_space = isinstance(space, ast.Sup) and isinstance(space.base, ast.Name) and space.base.text == "R"
+            if not declared and is_space:
+                message = "the dimensions of this space are not understood, so the declaration is ignored"
+                self.diagnostics.append(Diagnostic("TL002", message, right.start, right.end, "hint"))
             return
         if op == "to":
             self.signature(left.node, right.node)
