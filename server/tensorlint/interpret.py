@@ -471,7 +471,6 @@ class Interpreter:
         if op == "to":
             self.signature(left.node, right.node)
             return
-        latex = self.document.text[left.start : right.end]
         if op in ("approx", "<", ">", "le", "ge"):
             self.add_claim(left, right, "uncheckable", "inequalities and approximations are not checked yet")
             return
@@ -519,7 +518,6 @@ class Interpreter:
                 self.define(target, right)
                 self.add_claim(left, right, "definition", f"defines `{target[0]}`")
                 return
-        del latex
         self.check(left, op, right)
 
     def gradient_name(self, left: ast.Node, right: ast.Node) -> str | None:

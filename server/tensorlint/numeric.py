@@ -383,12 +383,22 @@ class Evaluator:
         if len(shape) != len(refs):
             raise Unsupported(f"{len(refs)} indices on a value with {len(shape)} axes")
         labels = list(value.labels)
-        repeated = set(value.repeated)
+        selectors, new_labels = self.select(refs, shape, lead, "a slice such as Y_{i,:}")
+        data = data[tuple(selectors)]
+        for label in new_labels:
+            if label in labels or new_labels.count(label) > 1:
+                raise Unsupported(f"the index {label} repeated within one name")
+        return Value(data, tuple(labels + new_labels), value.repeated)
+
+    def select(
+        self, refs: tuple[ir.IndexRef, ...], sizes: tuple[int, ...], lead: int, slice_reason: str
+    ) -> tuple[list[Any], list[str]]:
+        """NumPy selectors for indices on the axes after ``lead`` labelled ones, and the new labels."""
         selectors: list[Any] = [slice(None)] * lead
         new_labels: list[str] = []
-        for ref, size in zip(refs, shape, strict=True):
+        for ref, size in zip(refs, sizes, strict=True):
             if ref == ":":
-                raise Unsupported("a slice such as Y_{i,:}")
+                raise Unsupported(slice_reason)
             if isinstance(ref, int):
                 if not 1 <= ref <= size:
                     raise Unsupported(f"index {ref} is out of range for size {size}")
@@ -398,12 +408,7 @@ class Evaluator:
             else:
                 selectors.append(slice(None))
                 new_labels.append(ref)
-        data = data[tuple(selectors)]
-        # Labels repeated within one name (W_{ii}) select the diagonal.
-        for label in new_labels:
-            if label in labels or new_labels.count(label) > 1:
-                raise Unsupported(f"the index {label} repeated within one name")
-        return Value(data, tuple(labels + new_labels), frozenset(repeated))
+        return selectors, new_labels
 
     def multiply(self, left: Value, right: Value, dot: bool = False) -> Value:
         if left.tensor is not None or right.tensor is not None:
@@ -738,20 +743,7 @@ class Evaluator:
             raise Unsupported("the indices in a derivative do not match the variable")
         data = full.data.reshape(full.data.shape[:lead] + x_natural)
         labels = list(full.labels)
-        selectors: list[Any] = [slice(None)] * lead
-        new_labels: list[str] = []
-        for ref, size in zip(refs, x_natural, strict=True):
-            if isinstance(ref, int):
-                if not 1 <= ref <= size:
-                    raise Unsupported(f"index {ref} is out of range for size {size}")
-                selectors.append(ref - 1)
-            elif isinstance(ref, tuple):
-                selectors.append(self.size(ref[1]) - 1)
-            elif ref == ":":
-                raise Unsupported("a derivative by a slice")
-            else:
-                selectors.append(slice(None))
-                new_labels.append(ref)
+        selectors, new_labels = self.select(refs, x_natural, lead, "a derivative by a slice")
         data = data[tuple(selectors)]
         # An index in both numerator and denominator is not summed: take the diagonal.
         for label in new_labels:
