@@ -545,6 +545,13 @@ class Lowerer:
             return ir.Unary("inverse", inner, **where) if node.inverse else inner
         if isinstance(node, ast.Juxt):
             return self.juxtaposition(node.items, node)
+        # ∂f/∂x and dy/dx written with a slash are derivatives, like \frac.
+        if (
+            isinstance(node, ast.BinOp)
+            and node.op == "div"
+            and (self.strip_differential(node.left) is not None or self.is_bare_differential(node.left))
+        ):
+            return self.fraction(ast.Frac(node.left, node.right, start=node.start, end=node.end))
         if isinstance(node, ast.BinOp):
             left, right = self.expr(node.left), self.expr(node.right)
             if node.op in ("+", "-"):
