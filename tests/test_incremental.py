@@ -40,3 +40,11 @@ def test_an_edit_rechecks_the_edited_claim_and_those_after_a_changed_definition(
     assert cache.hits == 1
     assert verdicts(result) == verdicts(check_text("n.md", edited))
     assert [verdict for _, verdict in verdicts(result)] == ["wrong", "verified", "definition", "layout"]
+
+
+def test_declared_and_defined_names_are_listed_with_their_shapes():
+    result = check_text("n.md", NOTE)
+    listed = {(symbol.name, symbol.kind, symbol.shape) for symbol in result.symbols}
+    assert listed == {("A", "declared", "n×n matrix"), ("x", "declared", "n-vector"), ("y", "defined", "n-vector")}
+    (y,) = [symbol for symbol in result.symbols if symbol.name == "y"]
+    assert NOTE[y.start : y.end] == "y = A x"

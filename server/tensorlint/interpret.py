@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from tensorlint import ir
 from tensorlint import syntax as ast
 from tensorlint.lower import Scope, lower, name_key
-from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan, Severity
+from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan, Severity, Symbol
 from tensorlint.parse import parse_span
 from tensorlint.prose import facts
-from tensorlint.shapes import Declared, ShapeError, ShapeInference
+from tensorlint.shapes import Declared, ShapeError, ShapeInference, show_shape
 from tensorlint.verify import Outcome, variables, verify
 
 MAX_SPAN_CHARACTERS = 200_000
@@ -219,6 +219,9 @@ class Interpreter:
         self.previous_tail: Part | None = None
         self.cache = cache if cache is not None else ClaimCache()
         self.stopped = False
+        # Where the statement being read stands, for the symbols it declares or defines.
+        self.current_at: tuple[int, int] = (0, 0)
+        self.symbols: list[Symbol] = []
         if config.layout != "auto":
             self.env.layout, self.env.layout_fixed = config.layout, True
             self.env.version += 1
@@ -241,7 +244,9 @@ class Interpreter:
             else:
                 for fact in facts(event.text, span_texts, event.start):  # type: ignore[attr-defined]
                     self.prose_fact(fact)
-        return FileResult(document.path, document.text, self.claims, list(document.problems) + self.diagnostics)
+        return FileResult(
+            document.path, document.text, self.claims, list(document.problems) + self.diagnostics, self.symbols
+        )
 
     def line(self, offset: int) -> int:
         return self.document.text.count("\n", 0, offset) + 1
@@ -268,6 +273,7 @@ class Interpreter:
 
         assert isinstance(fact, ProseFact)
         config = self.config
+        self.current_at = (fact.offset, fact.offset)
         if fact.kind == "layout" and not self.env.layout_fixed:
             self.env.layout, self.env.layout_where, self.env.layout_fixed = fact.value, fact.offset, True
             self.env.layout_source = f"the prose on line {self.line(fact.offset)}"
@@ -307,6 +313,9 @@ class Interpreter:
         # used (a definition that no longer fits is set aside for that claim).
         self.env.declared[key] = declared
         self.env.version += 1
+        start, end = self.current_at
+        kind = "function" if declared.arguments is not None else "declared"
+        self.symbols.append(Symbol(key, kind, show_shape(declared.shape), start, end))
         for dim in declared.shape:
             if isinstance(dim, str):
                 self.env.dims.add(dim)
@@ -456,6 +465,7 @@ class Interpreter:
         return None
 
     def link(self, left: Part, op: str, right: Part, continuation: bool = False) -> None:
+        self.current_at = (left.start, right.end)
         if continuation and op in ("=", "def", "ne"):
             # A continued chain compares with what came before: it never defines a name.
             self.check(left, op, right)
@@ -656,12 +666,26 @@ class Interpreter:
         expr = lower(right.node, scope)
         self.rebind(key, expr)
         self.env.definitions[key] = Definition(expr, labels)
+        start, end = self.current_at
+        self.symbols.append(Symbol(key, "defined", self.shape_text(expr), start, end))
         self.env.version += 1
         self.env.known.add(key)
         self.env.seen.add(key)
 
-    def fits(self, expr: ir.Expr, ignored: set[str]) -> bool:
-        """Whether ``expr`` is well-shaped with the declarations in ``ignored`` set aside."""
+    def shape_text(self, expr: ir.Expr) -> str:
+        """The readable shape of a definition's right side, or "" when it is not known."""
+        inference = self.inference(set())
+        try:
+            shape = inference.infer(expr)
+        except ShapeError:
+            return ""
+        if shape is None:
+            return ""
+        text = show_shape(inference.unifier.resolve(shape))
+        return "" if "?" in text else text
+
+    def inference(self, ignored: set[str]) -> ShapeInference:
+        """Shape inference over the current environment, with the declarations in ``ignored`` set aside."""
         env = self.env
 
         def definition(key: str) -> ir.Expr | None:
@@ -679,8 +703,12 @@ class Interpreter:
         inference = ShapeInference(
             lambda key: None if key in ignored else env.declared.get(key), definition, labels, function
         )
+        return inference
+
+    def fits(self, expr: ir.Expr, ignored: set[str]) -> bool:
+        """Whether ``expr`` is well-shaped with the declarations in ``ignored`` set aside."""
         try:
-            inference.infer(expr)
+            self.inference(ignored).infer(expr)
         except ShapeError:
             return False
         return True

@@ -109,12 +109,25 @@ class Claim:
     layout: str | None = None
 
 
+@dataclass(frozen=True)
+class Symbol:
+    """Where the note gives a name its meaning: ``kind`` is ``declared`` or ``defined``; ``shape`` is
+    readable (``n×m matrix``, ``m-vector``, ``scalar``) or empty when unknown. For hovers and outlines."""
+
+    name: str
+    kind: str
+    shape: str
+    start: int
+    end: int
+
+
 @dataclass
 class FileResult:
     path: str
     text: str
     claims: list[Claim] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    symbols: list[Symbol] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
