@@ -383,12 +383,39 @@ class Evaluator:
         if len(shape) != len(refs):
             raise Unsupported(f"{len(refs)} indices on a value with {len(shape)} axes")
         labels = list(value.labels)
+        if ":" in refs:
+            return self.slice(value, data, refs, shape, lead)
         selectors, new_labels = self.select(refs, shape, lead, "a slice such as Y_{i,:}")
         data = data[tuple(selectors)]
         for label in new_labels:
             if label in labels or new_labels.count(label) > 1:
                 raise Unsupported(f"the index {label} repeated within one name")
         return Value(data, tuple(labels + new_labels), value.repeated)
+
+    def slice(
+        self, value: Value, data: np.ndarray, refs: tuple[ir.IndexRef, ...], shape: tuple[int, ...], lead: int
+    ) -> Value:
+        """``Y_{i,:}`` is row i of Y (a row vector for each i); ``Y_{:,j}`` is column j."""
+        if len(refs) != 2 or refs.count(":") != 1:
+            raise Unsupported("a slice other than a row or a column of a matrix")
+        position = refs.index(":")
+        other = refs[1 - position]
+        selectors: list[Any] = [slice(None)] * (lead + 2)
+        labels = list(value.labels)
+        if isinstance(other, str):
+            if other in labels:
+                raise Unsupported(f"the index {other} repeated within one name")
+            labels.append(other)
+            data = np.moveaxis(data, lead + 1 - position, lead)
+        else:
+            index = other - 1 if isinstance(other, int) else self.size(other[1]) - 1
+            if not 0 <= index < shape[1 - position]:
+                raise Unsupported(f"index {index + 1} is out of range for size {shape[1 - position]}")
+            selectors[lead + 1 - position] = index
+            data = data[tuple(selectors)]
+        batch = data.shape[: len(labels)]
+        kept = data.reshape((*batch, 1, -1) if position == 1 else (*batch, -1, 1))
+        return Value(kept, tuple(labels), value.repeated)
 
     def select(
         self, refs: tuple[ir.IndexRef, ...], sizes: tuple[int, ...], lead: int, slice_reason: str
@@ -735,26 +762,59 @@ class Evaluator:
         point_shape: tuple[int, ...],
         refs: tuple[ir.IndexRef, ...],
     ) -> Value:
+        """A derivative by entries (``W_{kl}``, ``x_7``) or slices (``X_{i,:}``) of a variable."""
         lead = len(full.labels)
-        x_natural = natural(point_shape)
-        if natural(numerator_shape) != ():
-            raise Unsupported("a derivative of a vector by one entry")
+        f_natural, x_natural = natural(numerator_shape), natural(point_shape)
         if len(x_natural) != len(refs):
             raise Unsupported("the indices in a derivative do not match the variable")
-        data = full.data.reshape(full.data.shape[:lead] + x_natural)
-        labels = list(full.labels)
-        selectors, new_labels = self.select(refs, x_natural, lead, "a derivative by a slice")
+        if len(f_natural) > 1:
+            raise Unsupported("a derivative of a matrix by part of a variable")
+        data = full.data.reshape(full.data.shape[:lead] + f_natural + x_natural)
+        # What each axis is: ("label", name), ("f", 0) for the numerator's axis, ("kept", position) for a slice.
+        axes: list[tuple[str, Any]] = [("label", label) for label in full.labels] + [("f", 0)] * len(f_natural)
+        selectors: list[Any] = [slice(None)] * len(axes)
+        for position, (ref, size) in enumerate(zip(refs, x_natural, strict=True)):
+            if ref == ":":
+                selectors.append(slice(None))
+                axes.append(("kept", position))
+            elif isinstance(ref, str):
+                selectors.append(slice(None))
+                axes.append(("label", ref))
+            else:
+                index = ref - 1 if isinstance(ref, int) else self.size(ref[1]) - 1
+                if not 0 <= index < size:
+                    raise Unsupported(f"index {index + 1} is out of range for size {size}")
+                selectors.append(index)
         data = data[tuple(selectors)]
         # An index in both numerator and denominator is not summed: take the diagonal.
-        for label in new_labels:
-            if label in labels:
-                first = labels.index(label)
-                second = len(labels)
-                data = np.diagonal(data, axis1=first, axis2=second)
-                data = np.moveaxis(data, -1, first)
-            else:
-                labels.append(label)
-        return Value(data, tuple(labels), full.repeated)
+        for position in range(len(axes) - 1, lead - 1, -1):
+            kind, name = axes[position]
+            if kind == "label" and ("label", name) in axes[:lead]:
+                first = axes.index(("label", name))
+                data = np.moveaxis(np.diagonal(data, axis1=first, axis2=position), -1, first)
+                del axes[position]
+        labels = [name for kind, name in axes if kind == "label"]
+        order = [index for index, (kind, _) in enumerate(axes) if kind == "label"]
+        order += [index for index, (kind, _) in enumerate(axes) if kind == "f"]
+        order += [index for index, (kind, _) in enumerate(axes) if kind == "kept"]
+        data = np.transpose(data, order)
+        kept = [name for kind, name in axes if kind == "kept"]
+        batch = data.shape[: len(labels)]
+        if not kept and not f_natural:
+            return Value(data, tuple(labels), full.repeated)
+        if len(kept) > 1:
+            raise Unsupported("a derivative by a block of a matrix")
+        if not kept:
+            # A vector by one entry: shaped like the vector (numerator layout) or its transpose.
+            column = data.reshape((*batch, -1, 1))
+            return Value(column if self.layout == "numerator" else np.swapaxes(column, -1, -2), tuple(labels))
+        if not f_natural:
+            # A scalar by a row or column slice: shaped like the slice (denominator layout) or its transpose.
+            row_slice = kept[0] == len(refs) - 1 and len(refs) == 2
+            shaped = data.reshape((*batch, 1, -1) if row_slice else (*batch, -1, 1))
+            return Value(shaped if self.layout == "denominator" else np.swapaxes(shaped, -1, -2), tuple(labels))
+        # A vector by a slice: the Jacobian (numerator layout) or its transpose.
+        return Value(data if self.layout == "numerator" else np.swapaxes(data, -1, -2), tuple(labels))
 
     def differential(self, expr: ir.Differential) -> Value:
         operand = expr.operand
