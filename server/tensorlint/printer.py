@@ -355,6 +355,21 @@ def _bars_are_safe(node: ast.Delimited) -> bool:
     return not _NOT_VALUE_END.search(inner) and (inner[-1].isalnum() or inner[-1] in "})]'")
 
 
+def _starts_with_bracket(node: ast.Node) -> bool:
+    """Whether the printed ``node`` begins with ``[``."""
+    while True:
+        if isinstance(node, ast.Delimited) and node.kind == "[]":
+            return True
+        if isinstance(node, ast.Juxt) and node.items:
+            node = node.items[0]
+        elif isinstance(node, ast.Sub | ast.Sup | ast.Transpose):
+            node = node.base
+        elif isinstance(node, ast.BinOp):
+            node = node.left
+        else:
+            return False
+
+
 def _matrix_parts(node: ast.Matrix) -> list[_Work]:
     parts: list[_Work] = ["\\begin{" + node.env + "}"]
     if node.env in ("array", "subarray"):
@@ -365,7 +380,12 @@ def _matrix_parts(node: ast.Matrix) -> list[_Work]:
         for cell_index, cell in enumerate(row):
             if cell_index > 0:
                 parts.append(" & ")
-            if cell is not None:
+            if cell is None:
+                continue
+            if row_index == 0 and cell_index == 0 and node.env.endswith("*") and _starts_with_bracket(cell):
+                # A first cell starting with [ would read as the options of bmatrix* ([r]): brace it.
+                parts.extend(["{", (cell, CHAIN, 0), "}"])
+            else:
                 parts.append((cell, CHAIN, 0))
     parts.append(" \\end{" + node.env + "}")
     return parts
