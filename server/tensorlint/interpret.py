@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tensorlint import ir
 from tensorlint import syntax as ast
+from tensorlint.latex import Style
 from tensorlint.lower import Scope, lower, name_key
 from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan, Severity, Symbol
 from tensorlint.parse import parse_span
 from tensorlint.prose import facts
 from tensorlint.shapes import Declared, ShapeError, ShapeInference, show_shape
 from tensorlint.verify import Outcome, variables, verify
+
+if TYPE_CHECKING:
+    from tensorlint.explain import Explanation
 
 MAX_SPAN_CHARACTERS = 200_000
 # A note with more claims than this is checked up to here, with one hint saying where it stopped: the run
@@ -219,6 +224,8 @@ class Interpreter:
         self.previous_tail: Part | None = None
         self.cache = cache if cache is not None else ClaimCache()
         self.stopped = False
+        # How the author writes names, transposes and operators, so that fixes read like the note.
+        self.style = Style()
         # Where the statement being read stands, for the symbols it declares or defines.
         self.current_at: tuple[int, int] = (0, 0)
         self.symbols: list[Symbol] = []
@@ -342,6 +349,7 @@ class Interpreter:
             self.problem(span, 0, len(span.text), "TL002", "this formula is too long to check")
             return
         result = parse_span(span.text)
+        self.style.learn([statement.chain for statement in result.statements], span.text, self.config.unify_fonts)
         for start, end, code, message in result.problems:
             self.problem(span, start, end, code, message)
         # "$x, y \in \mathbb{R}^n$" splits at the comma: names listed before a declaration share it.
@@ -766,16 +774,29 @@ class Interpreter:
         if outcome is None:
             outcome = verify(left_ir, right_ir, op, self.env, self.config, latex, left, right)
         self.cache.put(key, outcome)
-        self.record(left, right, outcome, variables(left_ir) | variables(right_ir))
+        explanation = None
+        if outcome.verdict in ("wrong", "shape", "layout"):
+            # The correct result and a fix, verified before they are offered. Imported here: a note with no
+            # findings never loads the symbolic differentiation.
+            from tensorlint.explain import explain
 
-    def record(self, left: Part, right: Part, outcome: Outcome, names: set[str]) -> None:
+            explanation = explain(
+                left, right, left_ir, right_ir, op, outcome, self.env, self.config, self.document.text, self.style
+            )
+        self.record(left, right, outcome, variables(left_ir) | variables(right_ir), explanation)
+
+    def record(
+        self, left: Part, right: Part, outcome: Outcome, names: set[str], explanation: Explanation | None = None
+    ) -> None:
         verdict = outcome.verdict
         env = self.env
         if outcome.layout_used and not env.layout_fixed and env.layout is None and verdict == "verified":
             env.layout, env.layout_where = outcome.layout_used, left.start
             env.layout_source = f"the claim on line {self.line(left.start)}"
             env.version += 1
-        claim = self.add_claim(left, right, verdict, outcome.message, outcome.layout_used)
+        message = explanation.message if explanation is not None else outcome.message
+        fix = explanation.fix if explanation is not None else None
+        claim = self.add_claim(left, right, verdict, message, outcome.layout_used)
         if verdict == "verified":
             # The names of a verified claim have a meaning the document has shown to hold.
             before = len(env.known)
@@ -788,7 +809,7 @@ class Interpreter:
         }
         if verdict in codes:
             code, severity = codes[verdict]
-            self.diagnostics.append(Diagnostic(code, outcome.message, claim.start, claim.end, severity))  # type: ignore[arg-type]
+            self.diagnostics.append(Diagnostic(code, message, claim.start, claim.end, severity, fix))  # type: ignore[arg-type]
         elif verdict == "uncheckable":
             self.diagnostics.append(Diagnostic("TL205", outcome.message, claim.start, claim.end, "hint"))
 
