@@ -117,6 +117,24 @@ class Part:
         return self.span.doc_offset(max(self.node.start, self.node.end - 1)) + 1
 
 
+# Parsed spans are cached (parse.parse_span), so the same nodes come back run after run: their names are
+# remembered by identity, with the node kept alive alongside so that an identity is never reused.
+_NAMES: dict[tuple[int, bool], tuple[ast.Node, frozenset[str]]] = {}
+
+
+def names_in(node: ast.Node, unify_fonts: bool) -> frozenset[str]:
+    """The variables named anywhere in ``node``."""
+    key = (id(node), unify_fonts)
+    found = _NAMES.get(key)
+    if found is not None and found[0] is node:
+        return found[1]
+    names = frozenset(name_key(inner, unify_fonts) for inner in ast.walk(node) if isinstance(inner, ast.Name))
+    if len(_NAMES) > 50_000:
+        _NAMES.clear()
+    _NAMES[key] = (node, names)
+    return names
+
+
 def is_annotation(node: ast.Node | None) -> bool:
     """An equation number ``(3)``, a shape note ``(C,D)`` or a remark: not a term a chain can continue."""
     if isinstance(node, ast.Text):
@@ -187,6 +205,16 @@ def prose_name(text: str, config: Config) -> str | None:
     return None
 
 
+@dataclass
+class Checked:
+    """What checking one claim found: the outcome, the names it uses, and the explanations of a finding
+    by where the claim stands (a fix's edits are positions, so it is reused only where it was made)."""
+
+    outcome: Outcome
+    names: set[str]
+    explanations: dict[tuple[int, int, int | None], Explanation | None] = field(default_factory=dict)
+
+
 class ClaimCache:
     """Verdicts by (left side, relation, right side, environment fingerprint).
 
@@ -197,17 +225,17 @@ class ClaimCache:
     """
 
     def __init__(self) -> None:
-        self.previous: dict[tuple[str, str, str, str], Outcome] = {}
-        self.current: dict[tuple[str, str, str, str], Outcome] = {}
+        self.previous: dict[tuple[str, str, str, str], Checked] = {}
+        self.current: dict[tuple[str, str, str, str], Checked] = {}
         self.hits = 0
 
-    def get(self, key: tuple[str, str, str, str]) -> Outcome | None:
+    def get(self, key: tuple[str, str, str, str]) -> Checked | None:
         found = self.current.get(key) or self.previous.get(key)
         self.hits += found is not None
         return found
 
-    def put(self, key: tuple[str, str, str, str], outcome: Outcome) -> None:
-        self.current[key] = outcome
+    def put(self, key: tuple[str, str, str, str], checked: Checked) -> None:
+        self.current[key] = checked
 
     def next_run(self) -> None:
         """Start a new run: what the last run used stays available, the rest is forgotten."""
@@ -226,6 +254,7 @@ class Interpreter:
         self.stopped = False
         # How the author writes names, transposes and operators, so that fixes read like the note.
         self.style = Style()
+        self.unlearnt: list[tuple[list[ast.Node], str]] = []
         # Where the statement being read stands, for the symbols it declares or defines.
         self.current_at: tuple[int, int] = (0, 0)
         self.symbols: list[Symbol] = []
@@ -349,7 +378,8 @@ class Interpreter:
             self.problem(span, 0, len(span.text), "TL002", "this formula is too long to check")
             return
         result = parse_span(span.text)
-        self.style.learn([statement.chain for statement in result.statements], span.text, self.config.unify_fonts)
+        # The author's style is learnt only when a fix needs it (see check): clean notes never pay for it.
+        self.unlearnt.append(([statement.chain for statement in result.statements], span.text))
         for start, end, code, message in result.problems:
             self.problem(span, start, end, code, message)
         # "$x, y \in \mathbb{R}^n$" splits at the comma: names listed before a declaration share it.
@@ -400,9 +430,7 @@ class Interpreter:
         return Part(left.node, left.span, span.doc_offset(start))
 
     def mark_seen(self, node: ast.Node) -> None:
-        for inner in ast.walk(node):
-            if isinstance(inner, ast.Name):
-                self.env.seen.add(name_key(inner, self.config.unify_fonts))
+        self.env.seen |= names_in(node, self.config.unify_fonts)
 
     def declare(self, left: ast.Node, right: ast.Node) -> bool:
         shape = dims_of_set(right)
@@ -765,25 +793,40 @@ class Interpreter:
 
     def check(self, left: Part, op: str, right: Part) -> None:
         latex = self.document.text[left.start if left.continued_at is None else left.continued_at : right.end]
-        scope = self.env.scope(self.config)
-        left_ir, right_ir = lower(left.node, scope), lower(right.node, scope)
-        # The same claim in the same environment gets the same verdict: check it once.
+        # The same claim in the same environment gets the same verdict: check it once (and, across runs of
+        # the language server, lower and check only what an edit changed).
         text = self.document.text
         key = (text[left.start : left.end], op, text[right.start : right.end], self.env.fingerprint())
-        outcome = self.cache.get(key)
-        if outcome is None:
-            outcome = verify(left_ir, right_ir, op, self.env, self.config, latex, left, right)
-        self.cache.put(key, outcome)
+        checked = self.cache.get(key)
+        lowered: tuple[ir.Expr, ir.Expr] | None = None
+        if checked is None:
+            scope = self.env.scope(self.config)
+            lowered = lower(left.node, scope), lower(right.node, scope)
+            outcome = verify(lowered[0], lowered[1], op, self.env, self.config, latex, left, right)
+            checked = Checked(outcome, variables(lowered[0]) | variables(lowered[1]))
+        self.cache.put(key, checked)
+        outcome = checked.outcome
         explanation = None
         if outcome.verdict in ("wrong", "shape", "layout"):
-            # The correct result and a fix, verified before they are offered. Imported here: a note with no
-            # findings never loads the symbolic differentiation.
-            from tensorlint.explain import explain
+            place = (left.start, right.end, left.continued_at)
+            if place in checked.explanations:
+                explanation = checked.explanations[place]
+            else:
+                # The correct result and a fix, verified before they are offered. Imported here: a note with
+                # no findings never loads the symbolic differentiation.
+                from tensorlint.explain import explain
 
-            explanation = explain(
-                left, right, left_ir, right_ir, op, outcome, self.env, self.config, self.document.text, self.style
-            )
-        self.record(left, right, outcome, variables(left_ir) | variables(right_ir), explanation)
+                for chains, span_text in self.unlearnt:
+                    self.style.learn(chains, span_text, self.config.unify_fonts)
+                self.unlearnt.clear()
+                if lowered is None:
+                    scope = self.env.scope(self.config)
+                    lowered = lower(left.node, scope), lower(right.node, scope)
+                explanation = explain(
+                    left, right, lowered[0], lowered[1], op, outcome, self.env, self.config, text, self.style
+                )
+                checked.explanations[place] = explanation
+        self.record(left, right, outcome, checked.names, explanation)
 
     def record(
         self, left: Part, right: Part, outcome: Outcome, names: set[str], explanation: Explanation | None = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 # A name written in prose: $k$ (a math span), \vec{x}, \mathbf{x}, or one bare letter.
 NAME = r"(?:\$\d+\$|\\(?:vec|mathbf|textbf|boldsymbol|bm)\{[A-Za-z]\}|\b(?-i:[A-Z])\b)"
@@ -31,6 +33,11 @@ class ProseFact:
     offset: int = 0
 
 
+# Every pattern needs one of these words; prose without any of them is skipped at once.
+KEYWORDS = (
+    "matri", "vector", "array", "rows", "be ", " is ", " are ", "ones", "layout", "formulation", "einstein",
+    "symmetric", "diagonal", "orthogonal", "definite", "spd", "psd",
+)  # fmt: skip
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # "let $W$ be a $n\times m$ matrix", "$x$ is a $m\times 1$ vector"
     (
@@ -106,54 +113,60 @@ def read_name(token: str, spans: list[str]) -> str:
     return token
 
 
+@lru_cache(maxsize=16_384)
+def _matches(text: str) -> tuple[tuple[str, tuple[Any, ...], int], ...]:
+    """Every pattern's matches in a prose text: (kind, groups, start). Cached: prose rarely changes."""
+    if not any(word in text.lower() for word in KEYWORDS):
+        return ()
+    return tuple(
+        (kind, match.groups(), match.start()) for kind, pattern in PATTERNS for match in pattern.finditer(text)
+    )
+
+
 def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
     """Everything the patterns find in one prose block. ``spans`` are the texts of the document's spans."""
     found: list[ProseFact] = []
-    for kind, pattern in PATTERNS:
-        for match in pattern.finditer(text):
-            at = offset + match.start()
-            groups = match.groups()
-            if kind == "size":
-                found.append(
-                    ProseFact("size", read_name(groups[0], spans), value=read_name(groups[1], spans), offset=at)
+    for kind, groups, start in _matches(text):
+        at = offset + start
+        if kind == "size":
+            found.append(ProseFact("size", read_name(groups[0], spans), value=read_name(groups[1], spans), offset=at))
+        elif kind in ("rows-columns", "named-rows-columns"):
+            if groups[0] is None:
+                continue
+            found.append(
+                ProseFact(
+                    "shape",
+                    read_name(groups[0], spans),
+                    rows=read_name(groups[1], spans),
+                    columns=read_name(groups[2], spans),
+                    offset=at,
                 )
-            elif kind in ("rows-columns", "named-rows-columns"):
-                if groups[0] is None:
-                    continue
-                found.append(
-                    ProseFact(
-                        "shape",
-                        read_name(groups[0], spans),
-                        rows=read_name(groups[1], spans),
-                        columns=read_name(groups[2], spans),
-                        offset=at,
-                    )
-                )
-            elif kind == "vector-length":
-                orientation, name, size = groups
-                fact = _vector(read_name(name, spans), read_name(size, spans), orientation or "column", at)
-                found.append(fact)
-            elif kind == "be-vector-length":
-                name, orientation, size = groups
-                found.append(_vector(read_name(name, spans), read_name(size, spans), orientation, at))
-            elif kind == "orientation":
-                for name in groups[:2]:
-                    found.append(ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at))
-            elif kind == "structure-pair":
-                kinds = structure_words(groups[2])
-                for name in groups[:2]:
-                    found.append(ProseFact("structure", read_name(name, spans), value=kinds, offset=at))
-            elif kind in ("structure-after", "structure-before", "structure-and"):
-                name, words = (groups[1], groups[0]) if kind == "structure-before" else (groups[0], groups[1])
-                kinds = structure_words(words)
+            )
+        elif kind == "vector-length":
+            orientation, name, size = groups
+            fact = _vector(read_name(name, spans), read_name(size, spans), orientation or "column", at)
+            found.append(fact)
+        elif kind == "be-vector-length":
+            name, orientation, size = groups
+            found.append(_vector(read_name(name, spans), read_name(size, spans), orientation, at))
+        elif kind == "orientation":
+            for name in groups[:2]:
+                found.append(ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at))
+        elif kind == "structure-pair":
+            kinds = structure_words(groups[2])
+            for name in groups[:2]:
                 found.append(ProseFact("structure", read_name(name, spans), value=kinds, offset=at))
-            elif kind == "all-ones":
-                found.append(ProseFact("all-ones", read_name(groups[0], spans), offset=at))
-            elif kind == "layout":
-                value = (groups[0] or "numerator").lower()
-                found.append(ProseFact("layout", value=value, offset=at))
-            elif kind == "einstein":
-                found.append(ProseFact("einstein", offset=at))
+        elif kind in ("structure-after", "structure-before", "structure-and"):
+            name, words = (groups[1], groups[0]) if kind == "structure-before" else (groups[0], groups[1])
+            kinds = structure_words(words)
+            found.append(ProseFact("structure", read_name(name, spans), value=kinds, offset=at))
+        elif kind == "all-ones":
+            found.append(ProseFact("all-ones", read_name(groups[0], spans), offset=at))
+        elif kind == "layout":
+            value = (groups[0] or "numerator").lower()
+            found.append(ProseFact("layout", value=value, offset=at))
+        elif kind == "einstein":
+            found.append(ProseFact("einstein", offset=at))
     found.sort(key=lambda fact: fact.offset)
     return found
 
