@@ -7,6 +7,7 @@ every ERROR, WARN and HINT written in a note and a verified claim for every ``$.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -581,3 +582,137 @@ def test_python_m_tensorlint_runs_without_importing_the_lsp_stack(tmp_path: Path
     imported = {line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if "|" in line}
     assert "tensorlint.cli" in imported
     assert not {name for name in imported if name.split(".")[0] in ("pygls", "lsprotocol", "sympy")}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Bad input: one clear line each, the run goes on, the exit code says what happened
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_folder_without_notes_says_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker
+) -> None:
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "code.py").write_text("x = 1\n")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("ERROR\n")
+    status, out, err = run(capsys, "check", str(tmp_path / "empty"), str(tmp_path / "notes"))
+    assert status == 1  # The other folder was still checked.
+    assert err == (
+        f"tensorlint: warning: no notes found in {tmp_path / 'empty'} "
+        "(looked for .md, .markdown, .qmd, .rmd, .tex, .ipynb)\n"
+    )
+    assert out.startswith(f"{tmp_path / 'notes' / 'a.md'}:1:1: error[TL201]")
+
+
+def test_bad_inputs_each_get_one_line_and_the_run_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The real checker on a folder of broken files, next to a note with a false claim."""
+    (tmp_path / "broken.ipynb").write_text('{ "cells": [ ')
+    (tmp_path / "binary.md").write_bytes(b"\x89PNG\x00\x00\x01")
+    (tmp_path / "utf16.tex").write_bytes("$x = x$".encode("utf-16"))
+    (tmp_path / "latin1.md").write_bytes(b"caf\xe9 $x = x$\n")
+    (tmp_path / "wrong.md").write_text(
+        "We use denominator layout. Let $a, x \\in \\mathbb{R}^n$.\n\n$$\\frac{\\partial a^T x}{\\partial x} = 2a$$\n"
+    )
+    status, out, err = run(capsys, "check", "--format", "json", str(tmp_path), str(tmp_path / "missing.md"))
+    assert status == 2  # A missing path is a usage error, even with findings.
+    assert err == f"tensorlint: error: no such file or directory: {tmp_path / 'missing.md'}\n"
+    files = {Path(entry["path"]).name: entry["diagnostics"] for entry in json.loads(out)["files"]}
+    assert set(files) == {"broken.ipynb", "binary.md", "utf16.tex", "latin1.md", "wrong.md"}
+    for name in ("broken.ipynb", "binary.md", "utf16.tex", "latin1.md"):
+        [diagnostic] = files[name]
+        assert diagnostic["code"] == "TL003" and "\n" not in diagnostic["message"], (name, diagnostic)
+    assert "notebook" in files["broken.ipynb"][0]["message"]
+    assert [d["code"] for d in files["wrong.md"]] == ["TL201"]
+    # Without the missing path: findings make it 1; without the false claim, warnings alone make it 0.
+    assert run(capsys, "check", str(tmp_path))[0] == 1
+    (tmp_path / "wrong.md").unlink()
+    assert run(capsys, "check", str(tmp_path))[0] == 0
+    assert run(capsys, "check", "--fail-level", "warning", str(tmp_path))[0] == 1
+
+
+# --------------------------------------------------------------------------------------------------------
+# --stdin-filename
+# --------------------------------------------------------------------------------------------------------
+
+
+class Stdin:
+    def __init__(self, data: bytes) -> None:
+        self.buffer = io.BytesIO(data)
+
+
+def test_stdin_is_checked_under_the_given_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], checker: MarkerChecker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "tensorlint.toml").write_text('ignore = ["TL203"]\n')  # Found from the name's folder.
+    monkeypatch.setattr(sys, "stdin", Stdin(b"ERROR WARN\n"))
+    name = str(tmp_path / "notes" / "draft.md")  # Need not exist.
+    status, out, err = run(capsys, "check", "--stdin-filename", name)
+    assert (status, err) == (1, "")
+    assert checker.calls == [(name, "ERROR WARN\n")]
+    assert out.startswith(f"{name}:1:1: error[TL201] marker ERROR\n")
+    assert "TL203" not in out
+
+
+def test_stdin_with_invalid_utf8_and_a_dash(
+    capsys: pytest.CaptureFixture[str], checker: MarkerChecker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", Stdin(b"caf\xe9\n"))
+    status, document = run_json(capsys, "--stdin-filename", "note.tex", "-")
+    assert status == 0
+    [file] = document["files"]
+    assert file["path"] == "note.tex"
+    assert [d["code"] for d in file["diagnostics"]] == ["TL003"]
+
+
+def test_stdin_with_paths_is_a_usage_error(capsys: pytest.CaptureFixture[str], checker: MarkerChecker) -> None:
+    status, out, err = run(capsys, "check", "--stdin-filename", "a.md", "b.md")
+    assert (status, out) == (2, "")
+    assert "--stdin-filename" in err and len(err.splitlines()) == 1
+
+
+def test_stdin_format_follows_the_name(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the real checker: a `%` comment hides math in LaTeX, not in Markdown."""
+    note = b"% $$\\frac{\\partial a^T x}{\\partial x} = 2a$$\n"
+    claims = {}
+    for name in ("a.tex", "a.md"):
+        monkeypatch.setattr(sys, "stdin", Stdin(note))
+        _, document = run_json(capsys, "--stdin-filename", name)
+        claims[name] = len(document["files"][0]["claims"])
+    assert claims == {"a.tex": 0, "a.md": 1}
+
+
+# --------------------------------------------------------------------------------------------------------
+# derive
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_derive_forwards_its_arguments(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    received: list[list[str]] = []
+    fake = types.ModuleType("tensorlint.derive")
+
+    def command(argv: list[str]) -> int:
+        received.append(argv)
+        print("derived")
+        return 3
+
+    fake.command = command  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tensorlint.derive", fake)
+    argv = ["x^T A x", "--wrt", "x", "--let", "A \\in \\mathbb{R}^{n\\times n}", "--help"]
+    assert run(capsys, "derive", *argv) == (3, "derived\n", "")
+    assert received == [argv]
+
+
+def test_derive_without_the_module(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tensorlint.derive", None)  # Importing it now fails.
+    status, out, err = run(capsys, "derive", "x", "--wrt", "x")
+    assert (status, out) == (2, "")
+    assert err.startswith("tensorlint: error: this version of tensorlint has no `derive` command")
+    assert len(err.splitlines()) == 1
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "--help")
+    assert status == 0
+    for command in ("check", "explain", "serve", "derive"):
+        assert re.search(rf"^    {command} ", out, flags=re.MULTILINE), out

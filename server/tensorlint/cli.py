@@ -1,32 +1,39 @@
-"""The ``tensorlint`` command: ``check``, ``explain``, ``serve``.
+"""The ``tensorlint`` command: ``check``, ``explain``, ``serve``, ``derive``.
 
 This is the only module that prints. It reads files (as bytes, so that encoding problems become TL003
-diagnostics rather than crashes), hands their text to the pure core, and reports through ``report``.
-Startup must stay cheap: nothing heavy (SymPy, NumPy, pygls) is imported here; the core imports what it
-needs when it runs, and ``serve`` imports the language server only when asked for.
+diagnostics rather than crashes), finds the settings of each (``config``), hands their text to the pure
+core, one process per job with ``-j N``, and reports through ``report``. Startup must stay cheap: nothing
+heavy (SymPy, NumPy, pygls, multiprocessing) is imported here; the core imports what it needs when it runs,
+``-j`` imports the process pool only when it is used, and ``serve`` and ``derive`` import their modules
+only when asked for.
 
 Exit codes: 0 when nothing at or above the fail level was found, 1 when something was, 2 on usage or
-internal errors (including a path that does not exist).
+internal errors (including a path that does not exist and a bad configuration).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
 import sys
+import time
 import traceback
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TextIO
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
 
-from tensorlint import __version__, core, report, rules
+from tensorlint import __version__, config, core, report, rules
 from tensorlint.model import SEVERITY_ORDER, Config, Diagnostic, FileResult
 
 NOTE_SUFFIXES = (".md", ".markdown", ".qmd", ".rmd", ".tex", ".ipynb")
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__"})
-FAIL_LEVELS = ("error", "warning", "info", "hint")
+FAIL_LEVELS = config.FAIL_LEVELS
+FORMATS = ("text", "json", "sarif", "github")
+# A progress bar is drawn (on a terminal) only when a run has at least this many files.
+PROGRESS_MIN_FILES = 20
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -51,14 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="check notes and report wrong claims",
-        description="Check files and folders (.md .markdown .qmd .Rmd .tex .ipynb), respecting .gitignore.",
+        description=(
+            "Check files and folders (.md .markdown .qmd .Rmd .tex .ipynb), respecting .gitignore and the "
+            "configuration ([tool.tensorlint] in pyproject.toml, or tensorlint.toml)."
+        ),
     )
     check.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to check (default: .)")
-    check.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     check.add_argument(
         "--fail-level",
         choices=FAIL_LEVELS,
-        default="error",
+        default=None,
         help="exit 1 when a diagnostic at or above this severity is reported (default: error)",
     )
     check.add_argument(
@@ -82,6 +92,38 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="colour text output (auto: only on a terminal, and not when NO_COLOR is set)",
     )
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="check files in N processes (0: one per CPU; default: 1); the output is the same",
+    )
+    check.add_argument(
+        "--stdin-filename",
+        metavar="NAME",
+        help="read the note from standard input and report it as NAME (its suffix picks the format)",
+    )
+    check.add_argument(
+        "--show-settings",
+        metavar="FILE",
+        help="print the settings that apply to FILE and where each comes from, then exit",
+    )
+    settings = check.add_argument_group("settings (override the configuration file)")
+    settings.add_argument("--config", metavar="FILE", help="use this configuration file for every note")
+    settings.add_argument("--isolated", action="store_true", help="ignore configuration files")
+    settings.add_argument("--layout", choices=("auto", "numerator", "denominator"), help="the layout convention")
+    settings.add_argument("--einstein", choices=("auto", "on", "off"), help="Einstein summation")
+    settings.add_argument(
+        "--unify-fonts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether x, \\mathbf{x} and \\vec{x} name the same variable (default: yes)",
+    )
+    settings.add_argument("--trials", metavar="N", help="random instances per claim (default: 3)")
+    settings.add_argument("--tolerance", metavar="X", help="relative tolerance of comparisons (default: 1e-6)")
+    settings.add_argument("--claim-timeout", metavar="SECONDS", help="time budget of one claim (default: 2)")
     check.set_defaults(handler=run_check)
 
     explain = commands.add_parser(
@@ -100,23 +142,39 @@ def build_parser() -> argparse.ArgumentParser:
     # Editor clients (vscode-languageclient among them) pass --stdio; stdio is the only transport anyway.
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(handler=run_serve)
+
+    # ``derive`` takes its own options; main() hands them over before argparse sees them.
+    commands.add_parser(
+        "derive",
+        help="print the derivative of an expression",
+        description="tensorlint derive 'LATEX' --wrt X [--let 'X \\in \\mathbb{R}^{n\\times n}']",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code instead of exiting, so tests can call it."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["derive"]:
+        return _guarded(run_derive, arguments[1:])
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exit_request:
         return _exit_status(exit_request)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    return _guarded(args.handler, args)
+
+
+def _guarded(handler: Any, argument: Any) -> int:
+    """Run a command, turning every way it can fail into a message and an exit code."""
     try:
-        status: int = args.handler(args)
+        status: int = handler(argument)
         return status
-    except UsageError as error:
+    except (UsageError, config.ConfigError) as error:
         _error(str(error))
         return 2
     except BrokenPipeError:
@@ -131,41 +189,179 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
+    if jobs < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (one per CPU) or more, got {jobs}")
+    return jobs
+
+
 # --------------------------------------------------------------------------------------------------------
 # check
 # --------------------------------------------------------------------------------------------------------
 
 
 def run_check(args: argparse.Namespace) -> int:
-    selection = rules.Selection(
-        select=_code_list(args.select, "--select") if args.select is not None else None,
-        extend_select=_code_list(args.extend_select, "--extend-select"),
-        ignore=_code_list(args.ignore, "--ignore"),
-    )
-    files, missing = collect_files(args.paths or ["."])
-    for path in missing:
-        _error(f"no such file or directory: {path}")
-    if not files and not missing:
-        _warning(f"no notes found (looked for {', '.join(NOTE_SUFFIXES)})")
+    resolver = config.Resolver(_overrides(args), config_path=args.config, isolated=args.isolated)
+    if args.show_settings is not None:
+        _write(sys.stdout, config.describe(resolver.settings_for(args.show_settings), args.show_settings))
+        return 0
+    if args.stdin_filename is not None:
+        if any(path != "-" for path in args.paths):
+            raise UsageError("--stdin-filename reads the note from standard input; do not name paths as well")
+        checked = _check_stdin(args.stdin_filename, resolver)
+    else:
+        checked = _check_paths(args.paths or ["."], resolver, args.jobs)
 
-    config = Config()
-    results = [report.apply_selection(check_file(path, config), selection) for path in files]
-
+    results = [result for result, _ in checked.results]
     if args.format == "json":
         _write(sys.stdout, json.dumps(report.to_json(results), indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "sarif":
+        document = report.to_sarif(results, report.source_root())
+        _write(sys.stdout, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "github":
+        _write(sys.stdout, report.format_github(results, report.source_root()))
     else:
         _write(sys.stdout, report.format_text(results, color=_use_color(args.color, sys.stdout)))
     sys.stdout.flush()
 
-    if missing:
+    if checked.missing:
         return 2
-    threshold = SEVERITY_ORDER[args.fail_level]
     failed = any(
-        SEVERITY_ORDER.get(diagnostic.severity, SEVERITY_ORDER["error"]) >= threshold
-        for result in results
+        SEVERITY_ORDER.get(diagnostic.severity, SEVERITY_ORDER["error"]) >= SEVERITY_ORDER[fail_level]
+        for result, fail_level in checked.results
         for diagnostic in result.diagnostics
     )
     return 1 if failed else 0
+
+
+@dataclass
+class _Checked:
+    """The selected results of a run, each with the fail level of its file, and the paths that were missing."""
+
+    results: list[tuple[FileResult, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _check_stdin(name: str, resolver: config.Resolver) -> _Checked:
+    settings = resolver.settings_for(name)
+    checked = _Checked()
+    if settings.exclusion(name) is None:
+        result = check_bytes(name, _read_stdin(), settings.checker_config())
+        checked.results.append((report.apply_selection(result, settings.selection(name)), settings.fail_level))
+    return checked
+
+
+def _check_paths(paths: list[str], resolver: config.Resolver, processes: int) -> _Checked:
+    for path in paths:
+        if os.path.exists(path):
+            resolver.settings_for(path)  # A bad configuration is an error even where no note is found.
+    collection = collect_files(paths, resolver)
+    for path in collection.missing:
+        _error(f"no such file or directory: {path}")
+    for folder in collection.empty_folders:
+        excluded = collection.excluded_in.get(folder, 0)
+        detail = f"; {excluded} excluded by the configuration" if excluded else ""
+        _warning(f"no notes found in {folder} (looked for {', '.join(NOTE_SUFFIXES)}{detail})")
+    if not collection.files and not collection.missing and not collection.empty_folders:
+        _warning("no notes to check: every file given is excluded by the configuration")
+
+    settings = [resolver.settings_for(path) for path in collection.files]
+    jobs = [(path, own.checker_config()) for path, own in zip(collection.files, settings, strict=True)]
+    results = check_files(jobs, processes, _progress(len(jobs)))
+    selected = [
+        (report.apply_selection(result, own.selection(result.path)), own.fail_level)
+        for result, own in zip(results, settings, strict=True)
+    ]
+    return _Checked(selected, collection.missing)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line, checked like those of a configuration file."""
+    overrides: dict[str, Any] = {}
+    for key, flag, values in (
+        ("select", "--select", args.select),
+        ("extend-select", "--extend-select", args.extend_select),
+        ("ignore", "--ignore", args.ignore),
+    ):
+        if values is not None:
+            try:
+                overrides[key] = config.parse_value(key, ",".join(values))
+            except ValueError as error:
+                raise UsageError(f"{flag}: {error}") from None
+    for key in ("fail-level", "layout", "einstein", "unify-fonts", "trials", "tolerance", "claim-timeout"):
+        value = getattr(args, key.replace("-", "_"))
+        if value is None:
+            continue
+        try:
+            overrides[key] = value if isinstance(value, bool) else config.parse_value(key, value)
+        except ValueError as error:
+            raise UsageError(f"--{key}: {error}") from None
+    return overrides
+
+
+def check_files(
+    jobs: Sequence[tuple[str, Config]], processes: int, progress: _Progress | None = None
+) -> list[FileResult]:
+    """Check files, in ``processes`` worker processes (0: one per CPU); results in the order of ``jobs``,
+    whatever the order in which they finish, so the output does not depend on ``-j``."""
+    if processes == 0:
+        processes = _cpu_count()
+    processes = min(processes, len(jobs))
+    if processes <= 1:
+        results = []
+        try:
+            for path, checker_config in jobs:
+                results.append(check_file(path, checker_config))
+                if progress is not None:
+                    progress.advance()
+        finally:
+            if progress is not None:
+                progress.finish()
+        return results
+
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    ordered: list[FileResult | None] = [None] * len(jobs)
+    executor = ProcessPoolExecutor(max_workers=processes, initializer=_worker_ignores_interrupts)
+    try:
+        futures = {
+            executor.submit(check_file, path, checker_config): index
+            for index, (path, checker_config) in enumerate(jobs)
+        }
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.1 if progress is not None else None, return_when=FIRST_EXCEPTION)
+            for future in done:
+                ordered[futures[future]] = future.result()  # Re-raises a worker's exception here.
+                if progress is not None:
+                    progress.advance()
+    except BaseException:
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        if progress is not None:
+            progress.finish()
+    executor.shutdown(wait=True)
+    return [result for result in ordered if result is not None]
+
+
+def _worker_ignores_interrupts() -> None:
+    """Ctrl-C reaches every process of the group; only the main one handles it (and stops the pool), so
+    that workers do not each print a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def check_file(path: str, config: Config) -> FileResult:
@@ -176,6 +372,11 @@ def check_file(path: str, config: Config) -> FileResult:
     except OSError as error:
         reason = (error.strerror or str(error)).lower()
         return FileResult(path, "", diagnostics=[_unreadable(f"cannot read file: {reason}", 0)])
+    return check_bytes(path, data, config)
+
+
+def check_bytes(path: str, data: bytes, config: Config) -> FileResult:
+    """Decode and check the bytes of one note named ``path``."""
     text, problem = decode_note(data)
     if text is None:
         return FileResult(path, "", diagnostics=[problem] if problem is not None else [])
@@ -184,6 +385,14 @@ def check_file(path: str, config: Config) -> FileResult:
     if problem is not None:
         result.diagnostics.append(problem)
     return result
+
+
+def _read_stdin() -> bytes:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is not None:
+        data: bytes = stream.read()
+        return data
+    return sys.stdin.read().encode("utf-8")
 
 
 def decode_note(data: bytes) -> tuple[str | None, Diagnostic | None]:
@@ -219,43 +428,59 @@ def _unreadable(message: str, start: int, end: int | None = None) -> Diagnostic:
     return Diagnostic("TL003", message, start, start if end is None else end, severity)
 
 
-def _code_list(values: list[str] | None, flag: str) -> tuple[str, ...]:
-    """Split repeated, comma-separated ``--select``-style values; each must name at least one known code."""
-    entries = [entry.strip().upper() for value in values or [] for entry in value.split(",") if entry.strip()]
-    for entry in entries:
-        if not rules.matching_codes(entry):
-            raise UsageError(f"{flag}: unknown code or prefix {entry!r} (known codes: {', '.join(rules.codes())})")
-    return tuple(entries)
-
-
 # --------------------------------------------------------------------------------------------------------
 # Finding files
 # --------------------------------------------------------------------------------------------------------
 
 
-def collect_files(paths: list[str]) -> tuple[list[str], list[str]]:
-    """The notes to check, sorted and without duplicates, and the paths that do not exist.
+@dataclass
+class Collection:
+    """What the paths of a run stand for: the notes to check (sorted, each once), the paths that do not
+    exist, the folders named on the command line that hold no note, and how many notes the configuration's
+    ``exclude`` left out in each of those folders."""
 
-    A file named on the command line is always checked, whatever its suffix and even if ignored; a folder
-    is walked for notes, skipping hidden entries, ``node_modules`` and what ``.gitignore`` files exclude.
+    files: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    empty_folders: list[str] = field(default_factory=list)
+    excluded_in: dict[str, int] = field(default_factory=dict)
+
+
+def collect_files(paths: list[str], resolver: config.Resolver | None = None) -> Collection:
+    """The notes to check under ``paths``.
+
+    A file named on the command line is checked whatever its suffix and even if ``.gitignore`` lists it, but
+    not when the configuration's ``exclude`` does (so that pre-commit, which names files, honours it). A
+    folder is walked for notes, skipping hidden entries, ``node_modules``, what ``.gitignore`` files exclude
+    and what ``exclude`` excludes.
     """
+    resolver = resolver or config.Resolver(isolated=True)
     found: dict[str, str] = {}
-    missing: list[str] = []
+    collection = Collection()
     for given in paths:
         path = os.path.normpath(given)
         if os.path.isdir(path):
-            for note in walk_notes(path):
+            excluded: list[str] = []
+            notes = list(walk_notes(path, resolver, excluded))
+            for note in notes:
                 found.setdefault(os.path.realpath(note), os.path.normpath(note))
+            if not notes:
+                collection.empty_folders.append(given)
+                if excluded:
+                    collection.excluded_in[given] = len(excluded)
         elif os.path.isfile(path):
-            found.setdefault(os.path.realpath(path), path)
+            if resolver.settings_for(path).exclusion(path) is None:
+                found.setdefault(os.path.realpath(path), path)
         else:
-            missing.append(given)
-    return sorted(found.values()), missing
+            collection.missing.append(given)
+    collection.files = sorted(found.values())
+    return collection
 
 
-def walk_notes(root: str) -> Iterator[str]:
+def walk_notes(root: str, resolver: config.Resolver | None = None, excluded: list[str] | None = None) -> Iterator[str]:
     """Notes under ``root`` in sorted order, honouring ``.gitignore`` files in the tree and above it (up to
-    the repository root)."""
+    the repository root) and the configuration's ``exclude``; excluded notes and folders are appended to
+    ``excluded`` when it is given."""
+    resolver = resolver or config.Resolver(isolated=True)
     ignores: dict[str, list[_IgnoreFile]] = {root: _ancestor_ignores(root)}
     for directory, subdirectories, filenames in os.walk(root):
         chain = ignores.pop(directory, [])
@@ -268,6 +493,10 @@ def walk_notes(root: str) -> Iterator[str]:
             child = os.path.join(directory, name)
             if name.startswith(".") or name in SKIPPED_DIRECTORIES or _ignored(chain, child, is_dir=True):
                 continue
+            if resolver.settings_for(child).exclusion(child) is not None:
+                if excluded is not None:
+                    excluded.append(child)
+                continue
             kept.append(name)
             ignores[child] = chain
         subdirectories[:] = kept
@@ -278,6 +507,10 @@ def walk_notes(root: str) -> Iterator[str]:
                 and name.lower().endswith(NOTE_SUFFIXES)
                 and not _ignored(chain, path, is_dir=False)
             ):
+                if resolver.settings_for(path).exclusion(path) is not None:
+                    if excluded is not None:
+                        excluded.append(path)
+                    continue
                 yield path
 
 
@@ -321,38 +554,9 @@ def _parse_ignore_line(line: str) -> _IgnorePattern | None:
     # name at any depth.
     anchored = "/" in line
     line = line.lstrip("/")
-    body = _glob_to_regex(line)
+    body = config.glob_to_regex(line)
     regex = re.compile(body if anchored else f"(?:.*/)?{body}", re.DOTALL)
     return _IgnorePattern(regex, negated, directory_only)
-
-
-def _glob_to_regex(glob: str) -> str:
-    parts: list[str] = []
-    position = 0
-    while position < len(glob):
-        if glob.startswith("**/", position):
-            parts.append("(?:.*/)?")
-            position += 3
-        elif glob.startswith("**", position):
-            parts.append(".*")
-            position += 2
-        elif glob[position] == "*":
-            parts.append("[^/]*")
-            position += 1
-        elif glob[position] == "?":
-            parts.append("[^/]")
-            position += 1
-        elif glob[position] == "[" and "]" in glob[position + 2 :]:
-            end = glob.index("]", position + 2)
-            members = glob[position + 1 : end].replace("\\", "\\\\")
-            if members.startswith("!"):
-                members = "^" + members[1:]
-            parts.append(f"[{members}]")
-            position = end + 1
-        else:
-            parts.append(re.escape(glob[position]))
-            position += 1
-    return "".join(parts)
 
 
 def _ignored(chain: list[_IgnoreFile], path: str, is_dir: bool) -> bool:
@@ -385,7 +589,7 @@ def _ancestor_ignores(root: str) -> list[_IgnoreFile]:
 
 
 # --------------------------------------------------------------------------------------------------------
-# explain, serve
+# explain, serve, derive
 # --------------------------------------------------------------------------------------------------------
 
 
@@ -416,20 +620,75 @@ def run_serve(args: argparse.Namespace) -> int:
     return int(status or 0)
 
 
+def run_derive(argv: list[str]) -> int:
+    """``tensorlint derive ...``: the arguments go to ``tensorlint.derive.command`` untouched."""
+    try:
+        derive = importlib.import_module("tensorlint.derive")
+    except ImportError as error:
+        if (error.name or "").startswith("tensorlint"):
+            _error(f"this version of tensorlint has no `derive` command ({error})")
+        else:
+            _error(f"`derive` needs {error.name} ({error})")
+        return 2
+    return int(derive.command(argv) or 0)
+
+
 # --------------------------------------------------------------------------------------------------------
 # Output helpers
 # --------------------------------------------------------------------------------------------------------
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
+    """``--color always|never`` decides; ``auto`` colours only a terminal, never with ``NO_COLOR`` set (to
+    anything but the empty string, as no-color.org says) or ``TERM=dumb``."""
     if choice != "auto":
         return choice == "always"
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
+    return _is_terminal(stream)
+
+
+def _is_terminal(stream: TextIO) -> bool:
     try:
-        return stream.isatty()
+        return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+class _Progress:
+    """``checking 120/500 notes`` on one line of a terminal, redrawn at most ten times a second and erased at
+    the end, so that it never mixes with the report."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = total
+        self.stream = stream
+        self.done = 0
+        self.drawn_at = 0.0
+        self.width = 0
+
+    def advance(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if now - self.drawn_at >= 0.1 or self.done == self.total:
+            self.drawn_at = now
+            filled = 24 * self.done // max(self.total, 1)
+            line = f"checking [{'#' * filled}{'.' * (24 - filled)}] {self.done}/{self.total} notes"
+            self.width = max(self.width, len(line))
+            self.stream.write(f"\r{line}")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+def _progress(total: int) -> _Progress | None:
+    """A progress bar on standard error, only on a terminal and for runs of many files."""
+    if total < PROGRESS_MIN_FILES or os.environ.get("TERM") == "dumb" or not _is_terminal(sys.stderr):
+        return None
+    return _Progress(total, sys.stderr)
 
 
 def _write(stream: TextIO, text: str) -> None:

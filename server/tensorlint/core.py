@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def check_text(path: str, text: str, config: Config | None = None, cache: ClaimCache | None = None) -> FileResult:
-    """Extract, parse, interpret and check one document.
+    """Extract, parse, interpret and check one document, then apply its suppression directives.
 
     ``cache`` (an ``interpret.ClaimCache``) carries verdicts from one run over a note to the next, so that
     only what an edit changed is checked again; call ``cache.next_run()`` between runs.
@@ -24,9 +24,10 @@ def check_text(path: str, text: str, config: Config | None = None, cache: ClaimC
     try:
         from tensorlint.extract import extract
         from tensorlint.interpret import check_document
+        from tensorlint.suppress import apply as apply_suppressions
 
         document = extract(path, text)
-        return check_document(document, config, cache)
+        return apply_suppressions(check_document(document, config, cache), document)
     except Exception as error:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         return FileResult(

@@ -1,4 +1,5 @@
-"""Turn checked files into what people and programs read: JSON (contract version 1) and compiler-style text.
+"""Turn checked files into what people and programs read: JSON (contract version 1), compiler-style text,
+SARIF 2.1.0 for code scanning, and GitHub Actions workflow commands.
 
 The core speaks in code-point offsets; this module is the edge where they become 1-based lines and columns
 (columns counted in code points). A range's end is exclusive: ``end_line``/``end_column`` is the position
@@ -9,6 +10,7 @@ Shared by the command line and the language server; it prints nothing itself.
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
@@ -87,7 +89,7 @@ def apply_selection(result: FileResult, selection: rules.Selection) -> FileResul
         for claim in result.claims:
             if claim.verdict == "verified" and (claim.start, claim.end) not in reported:
                 message = claim.message or "verified"
-                if claim.layout:
+                if claim.layout and claim.layout not in message:
                     message = f"{message} ({claim.layout} layout)"
                 diagnostics.append(Diagnostic("TL000", message, claim.start, claim.end, "hint"))
     kept = [d for d in diagnostics if selection.enabled(d.code)]
@@ -258,3 +260,184 @@ def _window(source: str, caret_start: int, caret_width: int) -> tuple[str, int, 
         shown += "…"
     caret_width = max(1, min(caret_width, len(shown) - caret_start))
     return shown, caret_start, caret_width
+
+
+# --------------------------------------------------------------------------------------------------------
+# Paths for CI
+# --------------------------------------------------------------------------------------------------------
+
+
+def source_root(start: str | None = None) -> str:
+    """The folder that CI paths are relative to: the root of the git repository around ``start`` (the
+    current folder by default), or ``start`` itself outside a repository."""
+    directory = os.path.abspath(start or os.getcwd())
+    probe = directory
+    while True:
+        if os.path.exists(os.path.join(probe, ".git")):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return directory
+        probe = parent
+
+
+def relative_path(path: str, root: str) -> str | None:
+    """``path`` relative to ``root`` with ``/`` separators, or ``None`` when it lies outside ``root``."""
+    relative = os.path.relpath(os.path.abspath(path), root)
+    if relative == ".." or relative.startswith(".." + os.sep) or os.path.isabs(relative):
+        return None
+    return relative.replace(os.sep, "/")
+
+
+# --------------------------------------------------------------------------------------------------------
+# SARIF 2.1.0
+# --------------------------------------------------------------------------------------------------------
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_ROOT = "%SRCROOT%"
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
+
+
+def _sarif_region(index: LineIndex, start: int, end: int) -> dict[str, int]:
+    line, column = index.position(start)
+    end_line, end_column = index.position(max(start, end))
+    return {"startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column}
+
+
+def _sarif_rule(rule: rules.Rule) -> dict[str, Any]:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.summary},
+        "help": {"text": rule.doc.strip(), "markdown": rule.doc.strip()},
+        "defaultConfiguration": {
+            "level": _SARIF_LEVEL.get(rule.severity, "warning"),
+            "enabled": rule.enabled_by_default,
+        },
+        "properties": {"tags": ["matrix-calculus"], "severity": rule.severity},
+    }
+
+
+def _artifact(path: str, root: str) -> dict[str, str]:
+    from pathlib import Path
+    from urllib.parse import quote
+
+    relative = relative_path(path, root)
+    if relative is None:
+        return {"uri": Path(os.path.abspath(path)).as_uri()}
+    return {"uri": quote(relative), "uriBaseId": SARIF_ROOT}
+
+
+def to_sarif(results: list[FileResult], root: str) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of one run: every rule of the registry with its documentation, and one result per
+    diagnostic with its rule, level, message and region (1-based lines; columns in code points, as
+    ``columnKind`` says). Paths are relative to ``root`` (``%SRCROOT%``), as GitHub code scanning wants."""
+    from pathlib import Path
+
+    from tensorlint import __version__
+
+    registry = rules.all_rules()
+    rule_index = {rule.code: position for position, rule in enumerate(registry)}
+    sarif_results: list[dict[str, Any]] = []
+    for result in results:
+        index = LineIndex(result.text)
+        location = _artifact(result.path, root)
+        for diagnostic in sorted_diagnostics(result.diagnostics):
+            entry: dict[str, Any] = {
+                "ruleId": diagnostic.code,
+                "level": _SARIF_LEVEL.get(diagnostic.severity, "warning"),
+                "message": {"text": diagnostic.message or diagnostic.code},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": dict(location),
+                            "region": _sarif_region(index, diagnostic.start, diagnostic.end),
+                        }
+                    }
+                ],
+            }
+            if diagnostic.code in rule_index:
+                entry["ruleIndex"] = rule_index[diagnostic.code]
+            if diagnostic.fix is not None and diagnostic.fix.edits:
+                entry["fixes"] = [
+                    {
+                        "description": {"text": diagnostic.fix.title},
+                        "artifactChanges": [
+                            {
+                                "artifactLocation": dict(location),
+                                "replacements": [
+                                    {
+                                        "deletedRegion": _sarif_region(index, edit.start, edit.end),
+                                        "insertedContent": {"text": edit.new_text},
+                                    }
+                                    for edit in diagnostic.fix.edits
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            sarif_results.append(entry)
+    root_uri = Path(root).as_uri().rstrip("/") + "/"
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "tensorlint",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "rules": [_sarif_rule(rule) for rule in registry],
+                    }
+                },
+                "originalUriBaseIds": {SARIF_ROOT: {"uri": root_uri}},
+                "columnKind": "unicodeCodePoints",
+                "results": sarif_results,
+            }
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# GitHub Actions workflow commands
+# --------------------------------------------------------------------------------------------------------
+
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice", "hint": "notice"}
+
+
+def github_escape_data(text: str) -> str:
+    """Escape the message of a workflow command (``%``, carriage return, line feed)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_escape_property(text: str) -> str:
+    """Escape a property of a workflow command (also ``:`` and ``,``, which delimit properties)."""
+    return github_escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_github(results: list[FileResult], root: str) -> str:
+    """One ``::error file=…,line=…,col=…,endLine=…,endColumn=…,title=…::message`` line per diagnostic
+    (``warning`` for warnings, ``notice`` for hints), which GitHub Actions shows as annotations on the pull
+    request, then the summary line. Paths are relative to ``root``."""
+    lines = []
+    for result in results:
+        index = LineIndex(result.text)
+        path = relative_path(result.path, root) or os.path.abspath(result.path)
+        for diagnostic in sorted_diagnostics(result.diagnostics):
+            line, column = index.position(diagnostic.start)
+            end_line, end_column = index.position(max(diagnostic.start, diagnostic.end))
+            properties = {
+                "file": path,
+                "line": str(line),
+                "col": str(column),
+                "endLine": str(end_line),
+                "endColumn": str(end_column),
+                "title": f"{diagnostic.code} {rule_name(diagnostic.code)}",
+            }
+            rendered = ",".join(f"{key}={github_escape_property(value)}" for key, value in properties.items())
+            level = _GITHUB_LEVEL.get(diagnostic.severity, "warning")
+            lines.append(f"::{level} {rendered}::{github_escape_data(diagnostic.message)}")
+    lines.append(summary_line(results))
+    return "\n".join(lines) + "\n"

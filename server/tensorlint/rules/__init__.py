@@ -33,6 +33,7 @@ _REGISTRY: dict[str, str] = {
     "TL001": "tl001_unreadable_math",
     "TL002": "tl002_unsupported_notation",
     "TL003": "tl003_unreadable_file",
+    "TL004": "tl004_unused_suppression",
     "TL101": "tl101_shape_mismatch",
     "TL102": "tl102_conflicting_declaration",
     "TL201": "tl201_false_claim",
@@ -94,6 +95,9 @@ class Selection:
     select: tuple[str, ...] | None = None
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    # The layer below this one (the configuration under the command line, a file's settings under its
+    # per-file ignores): it decides every code this layer does not, when this layer has no ``select``.
+    fallback: Selection | None = None
 
     def enabled(self, code: str) -> bool:
         code = code.upper()
@@ -103,8 +107,14 @@ class Selection:
             return True
         if self.select is not None:
             return _matches(code, self.select)
+        if self.fallback is not None:
+            return self.fallback.enabled(code)
         rule = get(code)
         return rule is None or rule.enabled_by_default
+
+    def enabled_codes(self) -> list[str]:
+        """The known codes this selection reports, in order."""
+        return [code for code in _REGISTRY if self.enabled(code)]
 
 
 def _matches(code: str, patterns: tuple[str, ...]) -> bool:
