@@ -14,15 +14,18 @@ internal errors (including a path that does not exist and a bad configuration).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
 import re
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from tensorlint import __version__, config, core, report, rules
@@ -101,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check files in N processes (0: one per CPU; default: 1); the output is the same",
     )
     check.add_argument(
+        "--fix",
+        action="store_true",
+        help="replace false results with the verified correct ones in place (atomically), then report what is left",
+    )
+    check.add_argument(
         "--stdin-filename",
         metavar="NAME",
         help="read the note from standard input and report it as NAME (its suffix picks the format)",
@@ -141,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Editor clients (vscode-languageclient among them) pass --stdio; stdio is the only transport anyway.
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--tcp", action="store_true", help="listen on a TCP port instead of stdio (for debugging)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on with --tcp")
+    serve.add_argument("--port", type=int, default=2087, help="port to listen on with --tcp")
     serve.set_defaults(handler=run_serve)
 
     # ``derive`` takes its own options; main() hands them over before argparse sees them.
@@ -215,6 +226,9 @@ def run_check(args: argparse.Namespace) -> int:
         checked = _check_stdin(args.stdin_filename, resolver)
     else:
         checked = _check_paths(args.paths or ["."], resolver, args.jobs)
+        if args.fix and _apply_fixes(checked):
+            # Report what is left after the fixes, as the files now stand.
+            checked = _check_paths(args.paths or ["."], resolver, args.jobs)
 
     results = [result for result, _ in checked.results]
     if args.format == "json":
@@ -236,6 +250,58 @@ def run_check(args: argparse.Namespace) -> int:
         for diagnostic in result.diagnostics
     )
     return 1 if failed else 0
+
+
+def _apply_fixes(checked: _Checked) -> int:
+    """Apply the fixes of the selected findings to their files; the number of files changed.
+
+    Each file is rewritten atomically (a temporary file in the same folder, then a rename), keeping its
+    byte-order mark, line endings and permissions. A file that was not clean UTF-8 is left alone, since
+    writing it back would replace the bytes that could not be read.
+    """
+    from tensorlint.explain import apply_fixes
+
+    changed = 0
+    fixed = 0
+    for result, _ in checked.results:
+        fixes = [diagnostic.fix for diagnostic in result.diagnostics if diagnostic.fix is not None]
+        if not fixes or any(diagnostic.code == "TL003" for diagnostic in result.diagnostics):
+            continue
+        path = Path(result.path)
+        try:
+            original = path.read_bytes()
+        except OSError as error:
+            _error(f"cannot fix {result.path}: {error.strerror or error}")
+            continue
+        text, problem = decode_note(original)
+        if text != result.text or problem is not None:
+            _error(f"{result.path} changed while it was being checked; not fixed")
+            continue
+        new_text = apply_fixes(result.text, fixes)
+        if new_text == result.text:
+            continue
+        data = new_text.encode("utf-8")
+        if original.startswith(_UTF8_BOM):
+            data = _UTF8_BOM + data
+        _write_atomically(path, data)
+        changed += 1
+        fixed += len(fixes)
+    if changed:
+        _warning(f"fixed {fixed} finding{'s' if fixed != 1 else ''} in {changed} file{'s' if changed != 1 else ''}")
+    return changed
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tensorlint", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, path.stat().st_mode & 0o7777)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 @dataclass
@@ -616,7 +682,7 @@ def run_serve(args: argparse.Namespace) -> int:
         else:
             _error(f"the language server needs {error.name} ({error}); pip install 'tensorlint[lsp]'")
         return 2
-    status = lsp.main()
+    status = lsp.main(["--tcp", "--host", args.host, "--port", str(args.port)] if args.tcp else [])
     return int(status or 0)
 
 
