@@ -511,9 +511,8 @@ def test_broken_notebook_gives_one_warning(text: str) -> None:
     assert (document.problems[0].start, document.problems[0].end) == (0, 0)
 
 
-@pytest.mark.parametrize("text", ['{"cells": 3}', "[]", '{"cells": [{"cell_type": "markdown"}, 7]}', "null"])
-def test_odd_notebooks_have_no_math(text: str) -> None:
-    document = extract("odd.ipynb", text)
+def test_odd_cells_have_no_math() -> None:
+    document = extract("odd.ipynb", '{"cells": [{"cell_type": "markdown"}, 7]}')
     assert document.spans == []
     assert document.problems == []
 
@@ -715,3 +714,11 @@ def test_random_markup_keeps_offsets_exact(text: str, path: str) -> None:
     assert not any(problem.message.startswith("cannot") for problem in document.problems)
     for prose in document.prose:
         assert 0 <= prose.start <= prose.end <= len(text)
+
+
+@pytest.mark.parametrize("text", ['{"cells": 3}', "[]", '{"metadata": {}}', "null"])
+def test_json_that_is_not_a_notebook_gives_one_warning(text: str) -> None:
+    document = extract("not-a-notebook.ipynb", text)
+    assert [(problem.code, problem.message) for problem in document.problems] == [
+        ("TL003", "cannot read notebook: this JSON is not a Jupyter notebook")
+    ]

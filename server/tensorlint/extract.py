@@ -1874,6 +1874,13 @@ def _extract_notebook(text: str) -> _Found:
         # A notebook that is not JSON is a file that cannot be read, not an error of the checker.
         found.problems.append(Diagnostic("TL003", f"cannot read notebook: {error}", 0, 0, "warning"))
         return found
+    if not isinstance(data, dict) or not (
+        isinstance(data.get("cells"), list) or isinstance(data.get("worksheets"), list)
+    ):
+        found.problems.append(
+            Diagnostic("TL003", "cannot read notebook: this JSON is not a Jupyter notebook", 0, 0, "warning")
+        )
+        return found
     cells = [
         (path, cell)
         for path, cell in _notebook_cells(data)

@@ -49,6 +49,8 @@ class Environment:
     seen: set[str] = field(default_factory=set)
     # Names whose meaning the document has given: declared, defined, or used in a verified claim.
     known: set[str] = field(default_factory=set)
+    # Einstein summation as a directive set it (``tensorlint: einstein=off``); None: the configuration's.
+    einstein: str | None = None
     # The loss whose gradients d-names stand for, after ``dW = \\partial L / \\partial W``.
     gradient_loss: str | None = None
     # Declared structure of matrices: symmetric, diagonal, positive (definite), orthogonal.
@@ -80,6 +82,7 @@ class Environment:
             self.layout,
             self.layout_source,
             self.gradient_loss,
+            self.einstein,
         )
         digest = hashlib.blake2b(repr(state).encode(), digest_size=16).hexdigest()
         self._fingerprint = (self.version, digest)
@@ -159,7 +162,12 @@ def dims_of_set(node: ast.Node) -> tuple | None:
         exponent = exponent.left
     factors.insert(0, exponent)
     if len(factors) == 1 and isinstance(factors[0], ast.Juxt):
-        return None
+        # R^{n x m}: an x between two sizes, as plain-text notes write it.
+        items = factors[0].items
+        if len(items) == 3 and isinstance(items[1], ast.Name) and items[1].text == "x":
+            factors = [items[0], items[2]]
+        else:
+            return None
     dims: list[int | str] = []
     for factor in factors:
         if isinstance(factor, ast.Number) and factor.text.isdigit():
@@ -289,6 +297,12 @@ class Interpreter:
 
     def directive(self, body: str, at: int) -> None:
         body = body.strip()
+        if body.startswith("einstein="):
+            value = body.split("=", 1)[1].strip()
+            if value in ("on", "off", "auto"):
+                self.env.einstein = value
+                self.env.version += 1
+            return
         if body.startswith("layout="):
             value = body.split("=", 1)[1].strip()
             if value in ("numerator", "denominator"):

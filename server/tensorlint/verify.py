@@ -421,7 +421,7 @@ class Checker:
                 evaluator = Evaluator(instance, self.definition, self.definition_labels, self.function, layout, varying)
                 evaluator.deadline = self.deadline
                 evaluator.reading = reading
-                evaluator.einstein = self.config.einstein != "off"
+                evaluator.einstein = not self.einstein_off()
                 evaluator.unknown_shape = self.unknown_function_shape
                 with np.errstate(all="ignore"):
                     left = evaluator.eval(self.left)
@@ -481,10 +481,14 @@ class Checker:
             return Result("unsupported", "the index ranges of the two sides differ")
         return self.values(a, b, labels, named)
 
+    def einstein_off(self) -> bool:
+        """Whether Einstein summation is switched off, by a directive in the note or else the settings."""
+        return (self.env.einstein or self.config.einstein) == "off"
+
     def contract(self, value: Value, other: Value) -> Value:
         """Einstein summation: an index repeated in a product and absent from the other side is summed."""
         data, labels = value.data, list(value.labels)
-        if self.config.einstein == "off":
+        if self.einstein_off():
             return Value(data, tuple(labels), frozenset(), value.tensor)
         for label in list(labels):
             if label in value.repeated and label not in other.labels:
