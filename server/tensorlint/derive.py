@@ -1591,13 +1591,19 @@ def parse_expression(latex: str, env: Environment, config: Config, names_are_var
     return lower(chain.parts[0], scope)
 
 
+# Random instances a derived form must match before it is shown. Two trials with different dimensions
+# and values: a wrong symbolic form agreeing with the numeric derivative on both has probability zero.
+CHECK_TRIALS = 2
+
+
 def check(left: ir.Expr, right: ir.Expr, env: Environment, config: Config, layout: str, latex: str) -> Outcome:
     """``left = right`` checked like a claim of a note that uses ``layout``."""
     from tensorlint.verify import verify
 
     settled = replace(env, layout=layout, layout_fixed=True, layout_source="the derivation")
-    trials = replace(config, trials=max(3, config.trials), claim_timeout=max(config.claim_timeout, 4.0))
-    return verify(left, right, "=", settled, trials, f"derive:{latex}")
+    trials = replace(config, trials=max(CHECK_TRIALS, config.trials), claim_timeout=max(config.claim_timeout, 4.0))
+    # The form is meant for one layout: only that one is evaluated.
+    return verify(left, right, "=", settled, trials, f"derive:{latex}", only_layout=layout)
 
 
 def holds(outcome: Outcome, layout: str) -> bool:
@@ -1614,7 +1620,7 @@ def verified_form(
     except ValueError as error:
         return Form("", "", expr, False, f"cannot be printed ({error})")
     parsed = parse_expression(latex, env, config)
-    trials = max(3, config.trials)
+    trials = max(CHECK_TRIALS, config.trials)
     if parsed is not None:
         outcome = check(left, parsed, env, config, layout, latex)
         if holds(outcome, layout):
@@ -1646,6 +1652,7 @@ def derive(
     layout: str | None = None,
     gradient: bool = False,
     index_labels: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+    index_when_needed: bool = False,
 ) -> Derivative:
     """The derivative of ``numerator`` by ``wrt`` in the environment of a note.
 
@@ -1659,7 +1666,9 @@ def derive(
     deriver = Deriver(env, config, target.key)
     result = Derivative(numerator, target.key, 0, "", "", layout or "numerator")
     try:
-        derive_into(result, deriver, numerator, target, env, config, style, layout, gradient, index_labels)
+        derive_into(
+            result, deriver, numerator, target, env, config, style, layout, gradient, index_labels, index_when_needed
+        )
     except (DeriveError, RecursionError) as error:
         result.notes.append(f"no derivative: {error}")
     except ValueError as error:
@@ -1679,6 +1688,7 @@ def derive_into(
     layout: str | None,
     gradient: bool,
     index_labels: tuple[tuple[str, ...], tuple[str, ...]] | None,
+    index_when_needed: bool = False,
 ) -> None:
     expanded = deriver.expand(numerator)
     if any(isinstance(node, ir.Differential | ir.Deriv | ir.Pattern) for node in ir.walk(expanded)):
@@ -1750,7 +1760,14 @@ def derive_into(
             result.notes.append(f"closed form {result.closed_form.text} {result.closed_form.detail}")
             result.closed_form = None
 
-    index = index_form(deriver, numerator, differential, f_shape, x_shape, f_labels, x_labels, target)
+    kept = result.closed_form
+    plain = kept is not None and not any(isinstance(node, ir.Basis | ir.Index) for node in ir.walk(kept.expr))
+    if index_when_needed and plain and result.order < 3 and index_labels is None:
+        # An explanation of a matrix result shows its closed form; the index form (one more numeric check)
+        # is only worked out where the message uses it.
+        index = None
+    else:
+        index = index_form(deriver, numerator, differential, f_shape, x_shape, f_labels, x_labels, target)
     result.axes, result.orientation = result_axes(
         deriver, kind, chosen, natural_layout, f_shape, x_shape, f_labels, x_labels
     )

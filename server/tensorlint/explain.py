@@ -131,7 +131,17 @@ class Explainer:
                 return None
             labels = ((), tuple(str(ref) if isinstance(ref, str) else ref for ref in wrt.indices))
         self.component = wrt.indices is not None
-        result = derive(deriv.numerator, wrt, self.env, self.config, self.style, self.layout(), deriv.gradient, labels)  # type: ignore[arg-type]
+        result = derive(
+            deriv.numerator,
+            wrt,
+            self.env,
+            self.config,
+            self.style,
+            self.layout(),
+            deriv.gradient,
+            labels,  # type: ignore[arg-type]
+            index_when_needed=True,
+        )
         message = self.message(result, deriv)
         fix = None
         for title, replacement in self.candidates(result, claimed, claimed_ir):

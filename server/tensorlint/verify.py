@@ -66,6 +66,7 @@ class Checker:
         # Definitions that do not fit this claim's shapes: such a name is read as a fresh variable, as the
         # document reuses names with new shapes (a soft conflict starts a new binding).
         self.deadline = time.monotonic() + max(0.01, config.claim_timeout)
+        self.only_layout: str | None = None
         self.dropped: set[str] = set()
         self.ignored: set[str] = set()
         # Unknown scalar functions (a loss L known only through its derivatives), as random stand-ins.
@@ -229,6 +230,8 @@ class Checker:
         layouts = (
             ["numerator", "denominator"] if has_derivative(self.left) or has_derivative(self.right) else ["numerator"]
         )
+        if self.only_layout is not None and len(layouts) > 1:
+            layouts = [self.only_layout]
         results = {layout: self.trials(layout) for layout in layouts}
         return self.decide(results, names)
 
@@ -694,9 +697,22 @@ def describe(shape: tuple[int, ...]) -> str:
     return "×".join(str(size) for size in shape) + (" matrix" if len(shape) == 2 else " tensor")
 
 
-def verify(left: ir.Expr, right: ir.Expr, op: str, env: Environment, config: Config, latex: str, *_: object) -> Outcome:
-    """The verdict on ``left op right`` (``op`` is ``=`` or ``ne``) in the document's environment."""
+def verify(
+    left: ir.Expr,
+    right: ir.Expr,
+    op: str,
+    env: Environment,
+    config: Config,
+    latex: str,
+    *_: object,
+    only_layout: str | None = None,
+) -> Outcome:
+    """The verdict on ``left op right`` (``op`` is ``=`` or ``ne``) in the document's environment.
+
+    ``only_layout`` tries that layout alone: for checking a derived form that is meant for one layout.
+    """
     checker = Checker(left, right, op, env, config, latex)
+    checker.only_layout = only_layout
     try:
         return checker.run()
     except RecursionError:
