@@ -23,11 +23,19 @@ verifies is returned. ``apply_fixes`` applies fixes to a text (pure; the CLI wri
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tensorlint import ir
-from tensorlint.derive import Derivative, DeriveError, Deriver, derive, literal_entries, parse_expression
+from tensorlint.derive import (
+    CHECK_TRIALS,
+    Derivative,
+    DeriveError,
+    Deriver,
+    derive,
+    literal_entries,
+    parse_expression,
+)
 from tensorlint.latex import Style, to_latex, to_text
 from tensorlint.model import Edit, Fix
 
@@ -222,7 +230,10 @@ class Explainer:
         if new_ir is None:
             return None
         left, right = (deriv, new_ir) if on_left else (new_ir, deriv)
-        outcome = verify(left, right, "=", self.env, self.config, replacement)
+        # The replacement comes from a form already checked against the numeric derivative: this second check
+        # is of the text as the note will read it, in the note's layout when it has one.
+        config = replace(self.config, trials=min(self.config.trials, CHECK_TRIALS))
+        outcome = verify(left, right, "=", self.env, config, replacement, only_layout=self.env.layout)
         if outcome.verdict != "verified":
             return None
         edit = self.edit(claimed, replacement)
