@@ -546,13 +546,15 @@ def test_serve_without_a_language_server(capsys: pytest.CaptureFixture[str], mon
 
 
 def test_serve_starts_the_language_server(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    started = []
+    started: list[list[str]] = []
     fake = types.ModuleType("tensorlint.lsp")
-    fake.main = lambda: started.append(True)  # type: ignore[attr-defined]
+    fake.main = lambda argv: started.append(argv)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "tensorlint.lsp", fake)
     monkeypatch.setattr(tensorlint, "lsp", fake, raising=False)
     assert run(capsys, "serve")[0] == 0
-    assert started == [True]
+    assert run(capsys, "serve", "--stdio")[0] == 0
+    assert run(capsys, "serve", "--tcp", "--port", "2099")[0] == 0
+    assert started == [[], [], ["--tcp", "--host", "127.0.0.1", "--port", "2099"]]
 
 
 # --------------------------------------------------------------------------------------------------------
