@@ -152,6 +152,9 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
         elif kind == "orientation":
             for name in groups[:2]:
                 found.append(ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at))
+        elif kind.startswith("structure") and conditional(text, start):
+            # "only holds when $A$ is symmetric": a condition, not a declaration.
+            continue
         elif kind == "structure-pair":
             kinds = structure_words(groups[2])
             for name in groups[:2]:
@@ -169,6 +172,15 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
             found.append(ProseFact("einstein", offset=at))
     found.sort(key=lambda fact: fact.offset)
     return found
+
+
+CONDITIONAL = re.compile(r"\b(?:if|iff|when|whenever|unless|only|provided|except)\b", re.I)
+
+
+def conditional(text: str, start: int) -> bool:
+    """Whether the sentence before ``start`` makes what follows a condition ("only when", "if")."""
+    sentence = max(text.rfind(mark, 0, start) for mark in (". ", "? ", "! ", "\n\n")) + 1
+    return CONDITIONAL.search(text, sentence, start) is not None
 
 
 def structure_words(words: str) -> str:
