@@ -9,6 +9,7 @@ its verdict, and only a concrete counterexample makes a claim ``wrong``.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
     from tensorlint.explain import Explanation
 
 MAX_SPAN_CHARACTERS = 200_000
+# Words that make the equation after them a condition to solve rather than an identity.
+CONDITION_CUE = re.compile(
+    r"\b(?:setting|set (?:it|them|this|the \w+) (?:to|equal)|solv\w*|solution|optimum|optimal\w*|"
+    r"minimi[sz]\w*|maximi[sz]\w*|stationary|normal equations?|such that|s\.t\.|constraints?|"
+    r"equat\w* to zero|vanish\w*)\b",
+    re.I,
+)
 # A note with more claims than this is checked up to here, with one hint saying where it stopped: the run
 # stays bounded (and deterministic, unlike a time limit) on generated or pasted megabyte-sized files.
 MAX_CLAIMS_PER_FILE = 10_000
@@ -260,6 +268,9 @@ class Interpreter:
         self.previous_tail: Part | None = None
         self.cache = cache if cache is not None else ClaimCache()
         self.stopped = False
+        # The prose read last, and the words that lead into the span being read ("setting it to zero gives").
+        self.last_prose = ""
+        self.lead_in = ""
         # How the author writes names, transposes and operators, so that fixes read like the note.
         self.style = Style()
         self.unlearnt: list[tuple[list[ast.Node], str]] = []
@@ -280,17 +291,27 @@ class Interpreter:
         events.extend((directive.start, 0, directive) for directive in document.directives)
         events.sort(key=lambda event: (event[0], event[1]))
         span_texts = [span.text for span in document.spans]
+        span_numbers = {id(span): number for number, span in enumerate(document.spans)}
         for _, _, event in events:
             if isinstance(event, MathSpan):
+                self.lead_in = self.prose_before(span_numbers[id(event)])
                 self.span(event)
             elif hasattr(event, "body"):
                 self.directive(event.body, event.start)  # type: ignore[attr-defined]
             else:
+                self.last_prose = event.text  # type: ignore[attr-defined]
                 for fact in facts(event.text, span_texts, event.start):  # type: ignore[attr-defined]
                     self.prose_fact(fact)
         return FileResult(
             document.path, document.text, self.claims, list(document.problems) + self.diagnostics, self.symbols
         )
+
+    def prose_before(self, number: int) -> str:
+        """The words just before span ``number``: in its own paragraph, or the end of the last one."""
+        marker = f"${number}$"
+        position = self.last_prose.find(marker)
+        before = self.last_prose[:position] if position >= 0 else self.last_prose
+        return before[-160:]
 
     def line(self, offset: int) -> int:
         return self.document.text.count("\n", 0, offset) + 1
@@ -820,6 +841,10 @@ class Interpreter:
             checked = Checked(outcome, variables(lowered[0]) | variables(lowered[1]))
         self.cache.put(key, checked)
         outcome = checked.outcome
+        if outcome.verdict in ("wrong", "shape") and (cue := CONDITION_CUE.search(self.lead_in)):
+            # "Setting the gradient to zero gives (XᵀX + λI)w = Xᵀy": an equation to solve, not an identity.
+            reason = f"not checked: the note introduces this as a condition (“{cue.group(0)}”), not an identity"
+            outcome = Outcome("uncheckable", reason)
         explanation = None
         if outcome.verdict in ("wrong", "shape", "layout"):
             place = (left.start, right.end, left.continued_at)

@@ -86,7 +86,11 @@ class Checker:
         if key in self.dropped:
             return None
         found = self.env.definitions.get(key)
-        return found.expr if found is not None and not found.parameters else None
+        if found is None:
+            return None
+        # A function written bare after J(w) := … is J at the current w: its body, read with the variables
+        # of the parameters' names.
+        return found.expr
 
     def definition_labels(self, key: str) -> tuple[str, ...]:
         found = self.env.definitions.get(key)
