@@ -133,6 +133,10 @@ class Explainer:
 
     def derivative(self, deriv: ir.Deriv, claimed: Part, claimed_ir: ir.Expr, on_left: bool) -> Explanation | None:
         wrt = deriv.wrt
+        names = {node.key for node in ir.walk(deriv.numerator) if isinstance(node, ir.Var)}
+        if any(name not in self.env.declared and name not in self.env.definitions for name in names):
+            # A loss L known only through its derivatives has no closed form to offer.
+            return None
         labels = None
         if wrt.indices is not None:
             if any(isinstance(ref, tuple) or ref == ":" for ref in wrt.indices):
@@ -150,6 +154,9 @@ class Explainer:
             labels,  # type: ignore[arg-type]
             index_when_needed=True,
         )
+        if "?" in (result.shape or ""):
+            # Shapes the note does not fix: nothing certain to say.
+            return None
         message = self.message(result, deriv)
         fix = None
         for title, replacement in self.candidates(result, claimed, claimed_ir):
