@@ -546,6 +546,10 @@ class Evaluator:
             "cosh": np.cosh,
             "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
         }
+        if op in ("exp", "log", "sqrt") and square and shape[0] > 1:
+            # e^{A} of a square matrix is the matrix exponential in linear algebra and elementwise in much of
+            # machine learning: a claim about it cannot be judged without knowing which.
+            raise Unsupported(f"`{op}` of a square matrix (elementwise, or the matrix function?)")
         if op in functions:
             return Value(functions[op](data), labels, value.repeated)
         if op == "softmax":
