@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from tensorlint import ir
 from tensorlint import syntax as ast
 from tensorlint.latex import Style
-from tensorlint.lower import Scope, lower, name_key
+from tensorlint.lower import Scope, layer_name, lower, name_key
 from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan, Severity, Symbol
 from tensorlint.parse import parse_span
 from tensorlint.prose import facts
@@ -125,7 +125,13 @@ class Part:
 
     @property
     def end(self) -> int:
-        return self.span.doc_offset(max(self.node.start, self.node.end - 1)) + 1
+        span = self.span
+        last = span.doc_offset(max(self.node.start, self.node.end - 1)) + 1
+        if span.offsets is not None and self.node.end < len(span.text):
+            # The last character may come from a macro (\x for \mathbf{x}): end where the next one starts,
+            # after the whole invocation.
+            return max(last, span.doc_offset(self.node.end))
+        return last
 
 
 # Parsed spans are cached (parse.parse_span), so the same nodes come back run after run: their names are
@@ -483,6 +489,9 @@ class Interpreter:
         return True
 
     def target_key(self, node: ast.Node) -> str | None:
+        layer = layer_name(node, self.config.unify_fonts)
+        if layer is not None and not layer[1]:
+            return layer[0]
         if isinstance(node, ast.Name):
             return name_key(node, self.config.unify_fonts)
         if isinstance(node, ast.Sub) and isinstance(node.base, ast.Name):
@@ -515,6 +524,9 @@ class Interpreter:
         """A bare name, optionally with free index letters: ``y``, ``f_i``, ``C_{ij}``, ``Y_{i,j}``."""
         if isinstance(node, ast.Name) and node.text not in ("d",):
             return name_key(node, self.config.unify_fonts), ()
+        layer = layer_name(node, self.config.unify_fonts)
+        if layer is not None and not layer[1]:
+            return layer[0], ()
         if isinstance(node, ast.Sub) and isinstance(node.base, ast.Name):
             key = name_key(node.base, self.config.unify_fonts)
             if key in ("delta", "e", "I"):

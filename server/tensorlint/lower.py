@@ -41,6 +41,22 @@ def name_key(node: ast.Name, unify_fonts: bool = True) -> str:
     return node.text
 
 
+def layer_name(node: ast.Node, unify_fonts: bool = True) -> tuple[str, bool] | None:
+    """``W^{(1)}`` (a layer index in parentheses) names its own variable ``W^(1)``; with ``^{(1)\\top}`` it is
+    transposed. The key and whether it is transposed; None for anything else."""
+    if not (isinstance(node, ast.Sup) and isinstance(node.base, ast.Name)):
+        return None
+    exponent, transposed = node.exponent, False
+    if isinstance(exponent, ast.Transpose) and not exponent.inverse:
+        exponent, transposed = exponent.base, True
+    if not (isinstance(exponent, ast.Delimited) and exponent.kind == "()" and len(exponent.items) == 1):
+        return None
+    inner = exponent.items[0]
+    if not isinstance(inner, ast.Name | ast.Number):
+        return None
+    return f"{name_key(node.base, unify_fonts)}^({inner.text})", transposed
+
+
 def node_text(node: ast.Node) -> str | None:
     """A plain spelling of a small subscript such as ``0``, ``ij`` or ``3,7``; None if not that simple."""
     if isinstance(node, ast.Name):
@@ -351,6 +367,9 @@ class Lowerer:
         return ir.Unsupported("a derivative whose denominator is not ∂ of one variable")
 
     def wrt_target(self, node: ast.Node) -> tuple[ir.Wrt, bool] | None:
+        layer = layer_name(node, self.scope.unify_fonts)
+        if layer is not None and not layer[1]:
+            return ir.Wrt(layer[0]), False
         if isinstance(node, ast.Func) and node.name == "vec":
             argument = node.arg
             if isinstance(argument, ast.Delimited) and len(argument.items) == 1:
@@ -440,6 +459,10 @@ class Lowerer:
 
     def superscript(self, node: ast.Sup) -> ir.Expr:
         where: Any = {"start": node.start, "end": node.end}
+        layer = layer_name(node, self.scope.unify_fonts)
+        if layer is not None:
+            variable = ir.Var(layer[0], **where)
+            return ir.Unary("transpose", variable, **where) if layer[1] else variable
         exponent = node.exponent
         base_node = node.base
         is_e = isinstance(base_node, ast.Name) and base_node.text == "e" and not base_node.font
