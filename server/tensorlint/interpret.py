@@ -377,6 +377,8 @@ class Interpreter:
             shape = size_text(fact.value)
         elif fact.kind == "shape":
             shape = size_text(f"{fact.rows}×{fact.columns}")
+        elif fact.kind == "scalar":
+            shape = ()
         elif fact.kind == "orientation":
             current = self.env.declared.get(key)
             if current is not None and len(current.shape) == 2 and 1 in current.shape:

@@ -35,6 +35,7 @@ class ProseFact:
 
 # Every pattern needs one of these words; prose without any of them is skipped at once.
 KEYWORDS = (
+    "scalar",
     "matri", "vector", "array", "rows", "be ", " is ", " are ", "ones", "layout", "formulation", "einstein",
     "symmetric", "diagonal", "orthogonal", "definite", "spd", "psd",
 )  # fmt: skip
@@ -79,6 +80,9 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # "assuming \vec{y} and \vec{x} are column vectors"
     ("orientation", re.compile(rf"({NAME})\s+and\s+({NAME})\s+are\s+(row|column)\s+vectors", re.I)),
     # "an all-ones matrix $J$"
+    # "a scalar $c$", "$\lambda$ is a scalar"
+    ("scalar-before", re.compile(rf"\bscalars?\s+({NAME})", re.I)),
+    ("scalar-after", re.compile(rf"({NAME})\s+(?:is|be)\s+an?\s+(?:real\s+|positive\s+)?scalar\b", re.I)),
     ("all-ones", re.compile(rf"all[- ]ones\s+(?:matrix|vector)\s+({NAME})", re.I)),
     # "$A$ is symmetric", "let $\Sigma$ be a symmetric positive definite matrix"
     (
@@ -152,6 +156,8 @@ def facts(text: str, spans: list[str], offset: int) -> list[ProseFact]:
         elif kind == "orientation":
             for name in groups[:2]:
                 found.append(ProseFact("orientation", read_name(name, spans), value=groups[2].lower(), offset=at))
+        elif kind in ("scalar-before", "scalar-after"):
+            found.append(ProseFact("scalar", read_name(groups[0], spans), offset=at))
         elif kind.startswith("structure") and conditional(text, start):
             # "only holds when $A$ is symmetric": a condition, not a declaration.
             continue
