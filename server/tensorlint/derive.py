@@ -184,18 +184,13 @@ class Deriver:
         return self.env.declared.get(key)
 
     def definition(self, key: str) -> ir.Expr | None:
-        found = self.env.definitions.get(key)
-        return found.expr if found is not None and not found.parameters else None
+        return self.env.definition(key)
 
     def definition_labels(self, key: str) -> tuple[str, ...]:
-        found = self.env.definitions.get(key)
-        return found.labels if found is not None else ()
+        return self.env.definition_labels(key)
 
     def function(self, key: str) -> tuple[tuple[str, ...], ir.Expr] | None:
-        found = self.env.definitions.get(key)
-        if found is not None and found.parameters:
-            return found.parameters, found.expr
-        return None
+        return self.env.function(key)
 
     # Shapes ---------------------------------------------------------------------------------------------
 

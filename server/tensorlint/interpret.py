@@ -74,6 +74,21 @@ class Environment:
     version: int = 0
     _fingerprint: tuple[int, str] | None = None
 
+    def definition(self, key: str) -> ir.Expr | None:
+        """The right side a name is defined by (not for functions with parameters)."""
+        found = self.definitions.get(key)
+        return found.expr if found is not None and not found.parameters else None
+
+    def definition_labels(self, key: str) -> tuple[str, ...]:
+        """The free indices of an index-form definition (``f_i = W_{ij} x_j``)."""
+        found = self.definitions.get(key)
+        return found.labels if found is not None else ()
+
+    def function(self, key: str) -> tuple[tuple[str, ...], ir.Expr] | None:
+        """The parameters and body of a function defined as ``f(X) := …``."""
+        found = self.definitions.get(key)
+        return (found.parameters, found.expr) if found is not None and found.parameters else None
+
     def fingerprint(self) -> str:
         """A digest of everything a claim's verdict can depend on, stable across runs: two runs over notes
         that agree up to a claim give that claim the same fingerprint, so its verdict can be reused."""
@@ -772,23 +787,12 @@ class Interpreter:
     def inference(self, ignored: set[str]) -> ShapeInference:
         """Shape inference over the current environment, with the declarations in ``ignored`` set aside."""
         env = self.env
-
-        def definition(key: str) -> ir.Expr | None:
-            found = env.definitions.get(key)
-            return found.expr if found is not None and not found.parameters else None
-
-        def labels(key: str) -> tuple[str, ...]:
-            found = env.definitions.get(key)
-            return found.labels if found is not None else ()
-
-        def function(key: str) -> tuple[tuple[str, ...], ir.Expr] | None:
-            found = env.definitions.get(key)
-            return (found.parameters, found.expr) if found is not None and found.parameters else None
-
-        inference = ShapeInference(
-            lambda key: None if key in ignored else env.declared.get(key), definition, labels, function
+        return ShapeInference(
+            lambda key: None if key in ignored else env.declared.get(key),
+            env.definition,
+            env.definition_labels,
+            env.function,
         )
-        return inference
 
     def fits(self, expr: ir.Expr, ignored: set[str]) -> bool:
         """Whether ``expr`` is well-shaped with the declarations in ``ignored`` set aside."""

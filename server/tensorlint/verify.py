@@ -93,14 +93,10 @@ class Checker:
         return found.expr
 
     def definition_labels(self, key: str) -> tuple[str, ...]:
-        found = self.env.definitions.get(key)
-        return found.labels if found is not None else ()
+        return self.env.definition_labels(key)
 
     def function(self, key: str) -> tuple[tuple[str, ...], ir.Expr] | None:
-        found = self.env.definitions.get(key)
-        if found is not None and found.parameters:
-            return found.parameters, found.expr
-        return None
+        return self.env.function(key)
 
     def unknown_losses(self) -> dict[str, ir.Expr]:
         """``∂L/∂W = (∂L/∂y) x^T`` with ``L`` never defined: L is a random smooth scalar function of the most
