@@ -981,13 +981,17 @@ class Deriver:
             return
         raise DeriveError(f"a differential inside {type(expr).__name__}")
 
-    def backward_product(self, expr: ir.Prod, seed: ir.Expr, seeds: list[ir.Expr]) -> None:
+    def product_factors(self, expr: ir.Prod) -> list[ir.Expr]:
+        """The factors of a product, with a dot product ``u \\cdot v`` first written as ``u^T v``."""
         factors = list(expr.factors)
         if expr.dot and len(factors) == 2:
             simplified = self.simplify_product(expr)
             if isinstance(simplified, ir.Prod) and not simplified.dot:
                 factors = list(simplified.factors)
-        scalars, chain = self.segments(factors)
+        return factors
+
+    def backward_product(self, expr: ir.Prod, seed: ir.Expr, seeds: list[ir.Expr]) -> None:
+        scalars, chain = self.segments(self.product_factors(expr))
         for position, factor in enumerate(scalars):
             if contains_differential(factor):
                 rest = product(*scalars[:position], *scalars[position + 1 :], *chain)
@@ -1084,12 +1088,7 @@ class Deriver:
         return self.identity(natural[0]) if natural else ir.Const(1.0)
 
     def forward_product(self, expr: ir.Prod, flipped: bool) -> ir.Expr | None:
-        factors = list(expr.factors)
-        if expr.dot and len(factors) == 2:
-            simplified = self.simplify_product(expr)
-            if isinstance(simplified, ir.Prod) and not simplified.dot:
-                factors = list(simplified.factors)
-        scalars, chain = self.segments(factors)
+        scalars, chain = self.segments(self.product_factors(expr))
         if (
             not flipped
             and self.is_vector(expr)
