@@ -27,6 +27,23 @@ if TYPE_CHECKING:
     from tensorlint.explain import Explanation
 
 MAX_SPAN_CHARACTERS = 200_000
+# How prose structures are drawn today (numeric.Instance.structured): the stated structure → what instances
+# get. Structures missing here are not drawn: a claim about such a name is not accused (see ``check``).
+DRAWN = {
+    "symmetric": {"symmetric"},
+    "diagonal": {"diagonal"},
+    "orthogonal": {"orthogonal"},
+    "positive-definite": {"symmetric", "positive"},
+    "positive-semidefinite": {"symmetric", "positive"},
+}
+# Structures a general random draw has with probability one: nothing to draw, nothing to guard.
+GENERIC = {"invertible", "full-column-rank", "full-row-rank"}
+
+
+def drawn_structures(values: set[str]) -> set[str]:
+    return {drawn for value in values for drawn in DRAWN.get(value, ())}
+
+
 # Words that make the equation after them a condition to solve rather than an identity.
 CONDITION_CUE = re.compile(
     r"\b(?:setting|set (?:it|them|this|the \w+) (?:to|equal)|solv\w*|solution|optimum|optimal\w*|"
@@ -61,8 +78,19 @@ class Environment:
     einstein: str | None = None
     # The loss whose gradients d-names stand for, after ``dW = \\partial L / \\partial W``.
     gradient_loss: str | None = None
-    # Declared structure of matrices: symmetric, diagonal, positive (definite), orthogonal.
+    # Declared structure of matrices: symmetric, diagonal, positive (definite), orthogonal; also the other
+    # structures prose states (skew-symmetric, idempotent, full-column-rank, unit-norm, centred, …: the values
+    # of prose.ProseFact), which instances cannot draw yet: see ``undrawable``.
     structures: dict[str, set[str]] = field(default_factory=dict)
+    # Every structure prose states for a name, in prose.ProseFact's words (a superset of what is drawn).
+    stated: dict[str, set[str]] = field(default_factory=dict)
+    # Structures the note denies ("non-symmetric", "we do not assume A symmetric"): never drawn, never
+    # inferred from a claim such as A = A^T.
+    denied: dict[str, set[str]] = field(default_factory=dict)
+    # What prose says an operator means: "\\otimes" → "hadamard", "|" → "count", "\\sigma" → "relu".
+    operators: dict[str, str] = field(default_factory=dict)
+    # Conditions on instances stated in prose: ("dim-order", "n>d"), ("commute", "A,B").
+    conditions: set[tuple[str, str]] = field(default_factory=set)
     # Entry names of a matrix written by entries: x_{ij} are the entries of X.
     aliases: dict[str, str] = field(default_factory=dict)
     layout: str | None = None
@@ -98,6 +126,10 @@ class Environment:
             sorted((key, repr(value)) for key, value in self.declared.items()),
             sorted((key, repr(value)) for key, value in self.definitions.items()),
             sorted((key, sorted(value)) for key, value in self.structures.items()),
+            sorted((key, sorted(value)) for key, value in self.denied.items()),
+            sorted((key, sorted(value)) for key, value in self.stated.items()),
+            sorted(self.operators.items()),
+            sorted(self.conditions),
             sorted(self.all_ones),
             sorted(self.aliases.items()),
             sorted(self.dims),
@@ -121,6 +153,7 @@ class Environment:
         scope = Scope(variables, functions, set(self.dims), matrices, set(self.all_ones), config.unify_fonts)
         scope.aliases = dict(self.aliases)
         scope.gradient_loss = self.gradient_loss
+        scope.operators = dict(self.operators)
         return scope
 
 
@@ -291,6 +324,9 @@ class Interpreter:
         self.stopped = False
         # The prose read last, and the words that lead into the span being read ("setting it to zero gives").
         self.last_prose = ""
+        self.prose_start = self.prose_end = 0
+        # Structures that hold for one sentence, by the number of the span they govern.
+        self.scoped: dict[int, list[tuple[str, set[str]]]] = {}
         self.lead_in = ""
         # How the author writes names, transposes and operators, so that fixes read like the note.
         self.style = Style()
@@ -315,17 +351,35 @@ class Interpreter:
         span_numbers = {id(span): number for number, span in enumerate(document.spans)}
         for _, _, event in events:
             if isinstance(event, MathSpan):
-                self.lead_in = self.prose_before(span_numbers[id(event)])
-                self.span(event)
+                number = span_numbers[id(event)]
+                self.lead_in = self.prose_before(number)
+                self.within(self.scoped.pop(number, []), event)
             elif hasattr(event, "body"):
                 self.directive(event.body, event.start)  # type: ignore[attr-defined]
             else:
                 self.last_prose = event.text  # type: ignore[attr-defined]
+                self.prose_start, self.prose_end = event.start, event.end  # type: ignore[attr-defined]
                 for fact in facts(event.text, span_texts, event.start):  # type: ignore[attr-defined]
                     self.prose_fact(fact)
         return FileResult(
             document.path, document.text, self.claims, list(document.problems) + self.diagnostics, self.symbols
         )
+
+    def within(self, structures: list[tuple[str, set[str]]], span: MathSpan) -> None:
+        """Read a span with the structures that hold for its sentence only, then forget them."""
+        if not structures:
+            self.span(span)
+            return
+        env = self.env
+        saved = {key: set(values) for key, values in env.structures.items()}
+        saved_stated = {key: set(values) for key, values in env.stated.items()}
+        for key, values in structures:
+            self.add_structures(key, values)
+        try:
+            self.span(span)
+        finally:
+            env.structures, env.stated = saved, saved_stated
+            env.version += 1
 
     def prose_before(self, number: int) -> str:
         """The words just before span ``number``: in its own paragraph, or the end of the last one."""
@@ -361,31 +415,64 @@ class Interpreter:
                     self.declare(left, right)
 
     def prose_fact(self, fact: object) -> None:
+        """Take in one fact the prose states (prose.py): declarations, structures (also denied ones),
+        conventions, operator meanings and conditions on instances. Hypotheses, equations to solve,
+        algorithm steps and dependences are read where claims are scoped."""
         from tensorlint.prose import ProseFact
 
         assert isinstance(fact, ProseFact)
-        config = self.config
+        config, env = self.config, self.env
         self.current_at = (fact.offset, fact.offset)
-        if fact.kind == "layout" and not self.env.layout_fixed:
-            self.env.layout, self.env.layout_where, self.env.layout_fixed = fact.value, fact.offset, True
-            self.env.layout_source = f"the prose on line {self.line(fact.offset)}"
-            self.env.version += 1
+        if fact.negated and fact.kind != "structure":
+            return  # "unlike the denominator layout": what is denied states nothing else
+        if fact.kind == "layout":
+            # The mixed ML habit is not a layout of its own yet: every reading stays open.
+            if not env.layout_fixed and fact.scope != "sentence" and fact.value in ("numerator", "denominator"):
+                env.layout, env.layout_where, env.layout_fixed = fact.value, fact.offset, True
+                env.layout_source = f"the prose on line {self.line(fact.offset)}"
+                env.version += 1
+            return
+        if fact.kind == "einstein":
+            if env.einstein is None:
+                env.einstein = fact.value
+                env.version += 1
+            return
+        if fact.kind == "operator":
+            env.operators[fact.name] = fact.value
+            env.version += 1
+            return
+        if fact.kind == "dim-order":
+            env.conditions.add(("dim-order", fact.value))
+            env.version += 1
+            return
+        if fact.kind == "commute":
+            keys = [prose_name(self.prose_text(name), config) for name in fact.name.split(",")]
+            if len(keys) == 2 and all(keys):
+                env.conditions.add(("commute", ",".join(sorted(keys))))  # type: ignore[arg-type]
+                env.version += 1
+            return
+        key = prose_name(self.prose_text(fact.name), config)
+        if key is None:
             return
         if fact.kind == "structure":
-            key = prose_name(fact.name, config)
-            if key:
-                self.env.structures.setdefault(key, set()).update(fact.value.split(","))
-                self.env.version += 1
+            values = set(fact.value.split(","))
+            if fact.negated:
+                env.denied.setdefault(key, set()).update(values)
+                drawn = drawn_structures(values)
+                if key in env.structures:
+                    env.structures[key] -= drawn | values
+                env.version += 1
+            elif fact.scope == "sentence":
+                # "若A对称，则 …", "if $A$ is symmetric, then": for the sentence and the display it introduces.
+                for number in self.sentence_spans(fact):
+                    self.scoped.setdefault(number, []).append((key, values))
+            else:
+                self.add_structures(key, values)
             return
         if fact.kind == "all-ones":
-            key = prose_name(fact.name, config)
-            if key:
-                self.env.all_ones.add(key)
-                self.env.version += 1
-                self.env.known.add(key)
-            return
-        key = prose_name(fact.name, config)
-        if key is None:
+            env.all_ones.add(key)
+            env.version += 1
+            env.known.add(key)
             return
         shape: tuple | None = None
         if fact.kind == "size":
@@ -395,12 +482,45 @@ class Interpreter:
         elif fact.kind == "scalar":
             shape = ()
         elif fact.kind == "orientation":
-            current = self.env.declared.get(key)
+            current = env.declared.get(key)
             if current is not None and len(current.shape) == 2 and 1 in current.shape:
                 length = current.shape[0] if current.shape[1] == 1 else current.shape[1]
                 shape = (length, 1) if fact.value == "column" else (1, length)
         if shape is not None:
             self.set_declared(key, Declared(shape))
+
+    def prose_text(self, name: str) -> str:
+        """The LaTeX a prose name stands for: the span's text for ``$k$``, else the name as written."""
+        if name.startswith("$") and name.endswith("$") and name[1:-1].isdigit():
+            number = int(name[1:-1])
+            spans = self.document.spans
+            return spans[number].text if number < len(spans) else ""
+        return name
+
+    def add_structures(self, key: str, values: set[str]) -> None:
+        """Structures stated for a name, less those the note denies for it."""
+        env = self.env
+        values = values - env.denied.get(key, set())
+        stated = env.stated.setdefault(key, set())
+        drawn = drawn_structures(values) - env.denied.get(key, set())
+        if values - stated or drawn - env.structures.get(key, set()):
+            stated |= values
+            env.structures.setdefault(key, set()).update(drawn)
+            env.version += 1
+
+    def sentence_spans(self, fact: object) -> list[int]:
+        """The spans a sentence-scoped fact governs: those of its sentence, and the display right after the
+        paragraph when the sentence runs on into it ("若$A$对称，则" followed by the display)."""
+        from tensorlint.prose import sentence_bounds
+
+        text = self.last_prose
+        start, end = sentence_bounds(text, fact.offset - self.prose_start)  # type: ignore[attr-defined]
+        numbers = [int(number) for number in re.findall(r"\$(\d+)\$", text[start:end])]
+        if not text[end:].strip() and not text.rstrip().endswith((".", "?", "!", "。", "？", "！")):
+            after = next((k for k, span in enumerate(self.document.spans) if span.start >= self.prose_end), None)
+            if after is not None:
+                numbers.append(after)
+        return numbers
 
     def set_declared(self, key: str, declared: Declared) -> None:
         # A definition stays: the declaration states its shape, and the two are unified when the name is
@@ -604,7 +724,7 @@ class Interpreter:
             structure = self.structure_statement(left.node, right.node)
             if structure is not None:
                 key, kind = structure
-                if kind not in self.env.structures.get(key, set()):
+                if kind not in self.env.structures.get(key, set()) and kind not in self.env.denied.get(key, set()):
                     self.env.structures.setdefault(key, set()).add(kind)
                     self.env.version += 1
                     self.add_claim(left, right, "definition", f"declares `{key}` {kind}")
@@ -863,6 +983,8 @@ class Interpreter:
             # "Setting the gradient to zero gives (XᵀX + λI)w = Xᵀy": an equation to solve, not an identity.
             reason = f"not checked: the note introduces this as a condition (“{cue.group(0)}”), not an identity"
             outcome = Outcome("uncheckable", reason)
+        if outcome.verdict in ("wrong", "shape", "layout") and (reason := self.undrawn(checked.names)):
+            outcome = Outcome("uncheckable", reason)
         explanation = None
         if outcome.verdict in ("wrong", "shape", "layout"):
             place = (left.start, right.end, left.continued_at)
@@ -884,6 +1006,24 @@ class Interpreter:
                 )
                 checked.explanations[place] = explanation
         self.record(left, right, outcome, checked.names, explanation)
+
+    def undrawn(self, names: set[str]) -> str:
+        """Why a refutation cannot be trusted: it used instances that ignore a condition the prose states
+        ("$K$ is skew-symmetric", "$n > d$", "$A$ and $B$ commute"). Empty when there is none."""
+        env = self.env
+        for key in sorted(names):
+            missing = env.stated.get(key, set()) - set(DRAWN) - GENERIC
+            if missing:
+                stated = ", ".join(sorted(missing))
+                return f"not checked: `{key}` is {stated}, and instances with that structure are not drawn yet"
+        for kind, value in sorted(env.conditions):
+            if kind == "commute" and set(value.split(",")) <= names:
+                return f"not checked: the note assumes {value.replace(',', ' and ')} commute"
+            if kind == "dim-order":
+                dims = {str(dim) for key in names if key in env.declared for dim in env.declared[key].shape}
+                if set(re.findall(r"[A-Za-z]\w*", value)) & dims:
+                    return f"not checked: the note assumes {value}, and sizes are drawn without that order"
+        return ""
 
     def record(
         self, left: Part, right: Part, outcome: Outcome, names: set[str], explanation: Explanation | None = None

@@ -85,6 +85,8 @@ class Scope:
     # When the note writes gradients as d-names (dW = ∂L/∂W, the CS231n habit): the loss L.
     gradient_loss: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
+    # What prose says operators mean (interpret.Environment.operators): "\\otimes" → "hadamard", …
+    operators: dict[str, str] = field(default_factory=dict)
 
 
 class Lowerer:
@@ -326,7 +328,11 @@ class Lowerer:
         where: Any = {"start": item.start, "end": following.end}
         args = tuple(self.expr(argument) for argument in following.items)
         if key in FUNCTION_NAMES and key not in self.scope.variables and len(args) == 1:
-            return ir.Unary(FUNCTION_NAMES[key], args[0], **where)
+            meaning = self.scope.operators.get(f"\\{key}", FUNCTION_NAMES[key])
+            if meaning == "unknown":
+                return self.unsupported(item, f"the note does not say which function `\\{key}` is")
+            # "σ is the ReLU": evaluated as what the note says (an operation not supported is uncheckable).
+            return ir.Unary(meaning, args[0], **where)
         if key in self.scope.functions or (key not in self.scope.variables and key[:1].isalpha()):
             if key not in self.scope.functions and key.islower() and key not in ("f", "g", "h", "F", "G"):
                 return None
@@ -448,6 +454,8 @@ class Lowerer:
                 return pattern or self.unsupported(node, "a row written with an ellipsis")
             return ir.MatrixLit((tuple(self.expr(item) for item in node.items),), **where)
         if node.kind == "||":
+            if self.scope.operators.get("|") == "count":
+                return self.unsupported(node, "`|…|` is a count in this note")
             return ir.Unary("abs", self.items_expr(node), **where)
         if node.kind == "‖‖":
             return ir.Norm(self.items_expr(node), "2", **where)
@@ -498,6 +506,24 @@ class Lowerer:
         body = self.expr(node.body)
         return ir.Sum(labels, upper, lower_bound, body, node.op == "prod", **where)
 
+    def binary(self, node: ast.BinOp, left: ir.Expr, right: ir.Expr) -> ir.Expr:
+        """``⊗`` is Kronecker and ``∘``/``⊙`` Hadamard unless the prose says otherwise."""
+        where: Any = {"start": node.start, "end": node.end}
+        op = node.op
+        meanings = self.scope.operators
+        if op == "kron":
+            meaning = meanings.get("\\otimes", "kronecker")
+        elif op == "hadamard":
+            stated = {meanings[sign] for sign in ("\\circ", "\\odot") if sign in meanings}
+            meaning = stated.pop() if len(stated) == 1 else "hadamard" if not stated else "unknown"
+        else:
+            return ir.Binary(op, left, right, **where)
+        if meaning in ("hadamard", "elementwise"):
+            return ir.Binary("hadamard", left, right, **where)
+        if meaning == "kronecker":
+            return ir.Binary("kron", left, right, **where)
+        return self.unsupported(node, f"the product the note defines as {meaning}")
+
     def function(self, node: ast.Func) -> ir.Expr:
         where: Any = {"start": node.start, "end": node.end}
         if node.power is not None or node.sub is not None:
@@ -506,6 +532,8 @@ class Lowerer:
         if isinstance(argument, ast.Delimited) and argument.kind == "()" and len(argument.items) != 1:
             return self.unsupported(node, f"`{node.name}` of several arguments")
         operand = self.expr(argument)
+        if self.scope.operators.get(f"\\{node.name}") == "matrix-function":
+            return self.unsupported(node, f"`{node.name}` is the matrix function in this note")
         if node.name in MATRIX_FUNCTIONS:
             if node.name == "log" and isinstance(operand, ir.Unary) and operand.op == "det":
                 return ir.Unary("logdet", operand.operand, **where)
@@ -586,7 +614,7 @@ class Lowerer:
                 return _add(left, right, 1 if node.op == "+" else -1, node)
             if node.op in ("cdot", "times"):
                 return ir.Prod((left, right), dot=node.op == "cdot", **where)
-            return ir.Binary(node.op, left, right, **where)
+            return self.binary(node, left, right)
         if isinstance(node, ast.Neg):
             return ir.Unary("neg", self.expr(node.operand), **where)
         if isinstance(node, ast.Frac):
