@@ -516,7 +516,9 @@ class Interpreter:
         text = self.last_prose
         start, end = sentence_bounds(text, fact.offset - self.prose_start)  # type: ignore[attr-defined]
         numbers = [int(number) for number in re.findall(r"\$(\d+)\$", text[start:end])]
-        if not text[end:].strip() and not text.rstrip().endswith((".", "?", "!", "。", "？", "！")):
+        # A sentence that ends the paragraph without a full stop or a display of its own ("…, then") runs on
+        # into the display after the paragraph.
+        if not text[end:].strip() and not text.rstrip().endswith((".", "?", "!", "。", "？", "！", "$")):
             after = next((k for k, span in enumerate(self.document.spans) if span.start >= self.prose_end), None)
             if after is not None:
                 numbers.append(after)

@@ -105,6 +105,7 @@ SELF_UPDATE = re.compile(r"^\s*([A-Za-z](?:_\{?\w+\}?)?)\s*(?:=|:=|\\leftarrow|\
 IN = re.compile(r"\\in(?![A-Za-z])|∈")
 ASSIGNMENT = re.compile(r"\\leftarrow|\\gets|:=|←")
 ZERO_TEXT = re.compile(r"^\s*(?:\\(?:mathbf|boldsymbol|bm|vec)\{\s*0\s*\}|0)\s*$")
+ZERO_EQUATION = re.compile(r"=\s*(?:\\(?:mathbf|boldsymbol|bm|vec)\{\s*0\s*\}|0)\s*$")
 
 
 @dataclass
@@ -340,7 +341,7 @@ class Sentence:
         if token.kind != "math" or self.spans is None:
             return None
         try:
-            return self.spans[token.index]
+            return self.spans[token.index] or None
         except (IndexError, KeyError):
             return None
 
@@ -361,16 +362,21 @@ class Sentence:
             return True
         return IN.search(text) is not None or (RELATION.search(text) is None and not _product(text))
 
-    def clause_end(self, at: int, sentence_wide: bool = False) -> int:
-        """Index just past the clause that starts at ``at``; a comma between two names does not end it."""
+    def clause_end(self, at: int, sentence_wide: bool = False, strict: bool = False, negation: bool = False) -> int:
+        """Index just past the clause that starts at ``at``; a comma between two names does not end it
+        (unless ``strict``). A ``negation`` ends where a hypothesis begins ("not symmetric if …")."""
         for index in range(at, len(self.tokens)):
             token = self.tokens[index]
             if token.kind == "terminator" and index > at:
                 return index
+            if negation and token.kind == "hypothesis" and index > at and self.trigger(index):
+                return index
             if sentence_wide:
                 continue
             if token.kind == "punct" and token.value in CLAUSE_PUNCT:
-                between_names = token.value in (",", "，") and self.is_name(index - 1) and self.is_name(index + 1)
+                between_names = (
+                    not strict and token.value in (",", "，") and self.is_name(index - 1) and self.is_name(index + 1)
+                )
                 if not between_names:
                     return index
         return len(self.tokens)
@@ -399,16 +405,41 @@ class Sentence:
         tokens = self.tokens
         for at, token in enumerate(tokens):
             if token.kind == "negation":
-                end = at + 2 if token.value == "word" else self.clause_end(at + 1)
+                # "unlike $A$, $B$ is symmetric": a contrast ends at the first comma, even between names.
+                contrast = token.value == "contrast"
+                end = at + 2 if token.value == "word" else self.clause_end(at + 1, strict=contrast, negation=True)
+                if contrast and self.value(end) in (",", "，") and self.raw(end + 1) == "which":
+                    # "unlike the Cookbook, which uses denominator layout, we …": the relative clause too.
+                    end = self.clause_end(end + 2, strict=True, negation=True)
                 for index in range(at + 1, min(end, len(tokens))):
                     self.negated[index] = True
             cue = self.trigger(at)
             if cue:
-                standing = cue in ("assume", "suppose")
-                end = self.clause_end(at + 1, sentence_wide=standing)
+                end = self.hypothesis_end(at, cue)
                 for index in range(at + 1, end):
                     if not self.cue[index]:
                         self.cue[index] = cue
+
+    def hypothesis_end(self, at: int, cue: str) -> int:
+        """Where the scope of hypothesis trigger ``at`` ends: standing assumptions reach the end of the
+        sentence; "for $j \\neq i$", "at $x = 1$" and "for symmetric $X$" govern only what they name; others
+        reach the end of their clause."""
+        word = self.text[self.tokens[at].start : self.tokens[at].end].lower()
+        if word in ("for", "at"):
+            if self.kind(at + 1) == "math":
+                end = at + 1
+                while self.kind(end) == "math" or (self.kind(end) == "conjunction" and self.kind(end + 1) == "math"):
+                    end += 1
+                return end
+            found = self.descriptor(at + 1)
+            return self.names(found.end)[1]
+        return self.clause_end(at + 1, sentence_wide=cue in ("assume", "suppose"))
+
+    def raw(self, at: int) -> str:
+        """Token ``at`` as written, in lower case."""
+        if not 0 <= at < len(self.tokens):
+            return ""
+        return self.text[self.tokens[at].start : self.tokens[at].end].lower()
 
     def trigger(self, at: int) -> str:
         """The hypothesis cue of token ``at``, if it is one here: "for" and "at" need math (or a structure)
@@ -424,8 +455,9 @@ class Sentence:
             following = [self.kind(index) for index in range(at + 1, min(at + 4, len(self.tokens)))]
             if after == "math" and self.relation(at + 1):
                 return "for"
-            if "structure" in following[:2] or (following and following[0] == "head"):
-                return "for"
+            described = [kind for kind in following if kind != "article"]
+            if "structure" in following[:2] or (described and described[0] == "head"):
+                return "for"  # "for symmetric $A$", "for a scalar $c$"
             return ""
         if self.text[token.start : token.end].lower() == "at":
             return "evaluation" if after == "math" and self.relation(at + 1) else ""
@@ -457,7 +489,8 @@ class Sentence:
             found.append(index)
             index += 1
             index = self.remark(index)
-            if self.kind(index) == "conjunction" or self.value(index) in (",", "，", "、"):
+            same_scope = index + 1 < len(self.tokens) and self.negated[found[-1]] == self.negated[index + 1]
+            if same_scope and (self.kind(index) == "conjunction" or self.value(index) in (",", "，", "、")):
                 if self.is_name(index + 1):
                     index += 1
                     continue
@@ -567,6 +600,13 @@ class Sentence:
         size = found.size
         while index < len(self.tokens):
             kind, value = self.kind(index), self.value(index)
+            if kind == "punct" and value in (",", "，") and self.kind(index + 1) == "negation":
+                index += 2  # "a general matrix, not symmetric"
+                continue
+            if kind == "structure" and self.kind(index - 1) in ("has", "conjunction", "negation"):
+                found.structures.append((value, index))  # "a matrix with orthonormal columns"
+                index += 1
+                continue
             if kind in ("has", "article", "follow") or (kind == "word" and value in ("that", "which")):
                 index += 1
                 continue
@@ -691,17 +731,29 @@ class Sentence:
         if self.kind(skip) == "structure":
             # "with $A$ symmetric", "若$A$对称", "and $S$ positive definite".
             found = self.descriptor(skip)
-            if found.structures and not found.head:
+            # "with $A$ symmetric", "若$A$对称"; "$A$不是对称矩阵" (the copula inside the negation).
+            if found.structures and (not found.head or self.kind(after) == "negation"):
                 self.declare(names, found, names[0], found.end - 1)
             return
-        if kind == "commute" or (kind == "word" and self.value(after) == "commute"):
+        if self.kind(skip) == "commute":
+            after = skip  # "$A$ and $B$ do not commute"
             others, _ = self.names(after + 1)
             members = names + others
             if len(members) >= 2:
                 written = ",".join(self.tokens[i].value for i in members)
                 self.add("commute", names[0], after, after, name=written, spans=self.ids(members))
             return
-        if kind == "article" and any(self.kind(i) == "copula" for i in range(names[0])):
+        writes = self.kind(names[0] - 1) == "terminator" and self.value(names[0] - 1) == "use"
+        if kind == "hypothesis" and self.raw(after) == "for" and writes:
+            kind = "copula"  # "we write $M$ for an $m\times m$ matrix", "we use $X$ for the data matrix"
+        if kind == "copula" and self.kind(after) != "copula":
+            found = self.descriptor(after + 1, need_head=True)
+            if found.head:
+                found.end = self.size_after(found.end, found)
+                self.declare(names, found, names[0], found.end - 1)
+            return
+        elided = any(self.kind(i) == "copula" for i in range(names[0])) or self.kind(names[0] - 1) == "has"
+        if kind == "article" and elided:
             # Ellipsis: "Let $A$ be symmetric and $D$ a diagonal matrix".
             found = self.descriptor(after, need_head=True)
             if found.head:
@@ -791,14 +843,18 @@ class Sentence:
         for at, token in enumerate(self.tokens):
             if token.kind != "depends":
                 continue
-            subject = next((i for i in range(at - 1, max(at - 8, -1), -1) if self.is_name(i)), -1)
+            # "$\\mathbf{u} = \\mathbf{u}(\\mathbf{x})$ depends on $x$": any math can be the subject here.
+            subject = next((i for i in range(at - 1, max(at - 8, -1), -1) if self.kind(i) in ("math", "name")), -1)
             if subject < 0:
                 continue
-            before, _ = self.names(subject)
+            before = self.names(subject)[0] or [subject]
             while subject > 0 and self.is_name(subject - 2) and self.kind(subject - 1) == "conjunction":
                 subject -= 2
                 before, _ = self.names(subject)
             others, end = self.names(at + 1)
+            if not others and self.kind(before[0] - 1) == "copula" and self.is_name(before[0] - 2):
+                # "$f$是$x$的函数" (f is a function of x): the dependent name stands before the copula.
+                before, others = [before[0] - 2], before
             if not others and len(before) >= 2:
                 # Chinese puts the variables first: "$A$与$X$无关" (A does not depend on X).
                 before, others = before[:1], before[1:]
@@ -823,15 +879,17 @@ class Sentence:
             meaning = token.value
             subject = -1
             # Before: "MATH (is|denotes|…) [the] [words] MEANING".
-            for index in range(at - 1, max(at - 6, -1), -1):
+            for index in range(at - 1, max(at - 10, -1), -1):
                 kind = self.kind(index)
                 if kind in ("math", "operator_word"):
                     between = {self.kind(i) for i in range(index + 1, at)}
                     if "copula" in between or self.value(index + 1) == "applied":
                         subject = index
-                    break
-                if kind in ("punct", "terminator", "hypothesis"):
-                    break
+                        break
+                    continue  # "$|S|$表示集合$S$中元素的个数": the subject is before the copula
+                but = kind == "terminator" and self.text[self.tokens[index].start : self.tokens[index].end] == "but"
+                if kind in ("punct", "terminator", "hypothesis") and not but:
+                    break  # "$\otimes$ is not the Kronecker product but the element-wise product" reads on
             if subject < 0:
                 # After: "the Hadamard product $\odot$", "element-wise multiplication ($\otimes$)".
                 look = at + 1
@@ -893,9 +951,15 @@ class Sentence:
         if example:
             found.append(example)
         stated = {value for value, at in found if not self.negated[at]}
-        if "mixed" in stated and len(stated) > 1:
-            found = [(value, at) for value, at in found if value != "mixed"]
-            stated.discard("mixed")
+        if "mixed" in stated:
+            # "Mixed layout: … Jacobians in numerator layout" describes the mixed layout.
+            found = [(value, at) for value, at in found if value == "mixed" or self.negated[at]]
+            stated = {"mixed"}
+        if "habit" in stated:
+            # "gradients have the same shape as the variable" is the mixed habit, unless a layout is named.
+            value = "mixed" if stated == {"habit"} else ""
+            found = [(value, at) if name == "habit" else (name, at) for name, at in found if name != "habit" or value]
+            stated = {value} if value else stated - {"habit"}
         for value, at in found:
             self.add("layout", at, at, at, value=value)
         if len(stated) > 1:
@@ -927,13 +991,14 @@ class Sentence:
             cue = self.trigger(at)
             if not cue:
                 continue
-            standing = cue in ("assume", "suppose")
-            end = self.clause_end(at + 1, sentence_wide=standing)
-            spans = [i for i in range(at + 1, end) if self.kind(i) == "math" and self.relation(i, declarations=True)]
+            end = self.hypothesis_end(at, cue)
+            # "Given $x \in \mathbb{R}^n$": a declaration for the sentence is a hypothesis too.
+            given = cue == "given"
+            spans = [i for i in range(at + 1, end) if self.kind(i) == "math" and self.relation(i, declarations=given)]
             if cue == "case" and not spans:
                 continue
             if spans:
-                self.add("hypothesis", at, end - 1, at, value=cue, spans=self.ids(spans))
+                self.add("hypothesis", at, end - 1, -1, value=cue, spans=self.ids(spans))
         zero = any(token.kind == "solve" and token.value == "zero" for token in tokens) or self.zero_mentioned()
         for at, token in enumerate(tokens):
             setting = (token.kind, token.value) in (("solve", "set"), ("article", "let"))
@@ -948,7 +1013,7 @@ class Sentence:
             if token.kind == "word" and token.value in ("0", "zero", "零"):
                 return True
             text = self.span_text(token)
-            if text is not None and ZERO_TEXT.match(text):
+            if text is not None and (ZERO_TEXT.match(text) or ZERO_EQUATION.search(text)):
                 return True
         return False
 
@@ -985,7 +1050,9 @@ class Sentence:
                 self.add("dim-order", at, at, at, value=value, spans=(token.index,))
                 continue
             commuting = COMMUTING.match(text)
-            if commuting:
+            # "Assume $AB = BA$", "since $AB = BA$": a stated assumption, not a claim or a hypothesis.
+            stated = self.cue[at] in ("assume", "suppose") or self.raw(at - 1) in ("since", "because", "as")
+            if commuting and not self.negated[at] and stated:
                 a, b, c, d = (part.strip() for part in commuting.groups())
                 if a == d and b == c and a != b:
                     self.add("commute", at, at, at, name=f"{a},{b}", spans=(token.index,))
@@ -1064,6 +1131,11 @@ def _read(text: str, spans: tuple[tuple[int, str], ...] | None) -> tuple[ProseFa
         sentence = Sentence(concepts(raw), texts, text)
         sentence.read()
         sentence.einstein()
+        if any(cue in SENTENCE_CUES for cue in sentence.cue):
+            # "If $A$ is invertible, $A^T$ is invertible too": the conclusion holds under the hypothesis only.
+            sentence.facts = [
+                fact if fact.kind == "hypothesis" else replace(fact, scope="sentence") for fact in sentence.facts
+            ]
         found.extend(sentence.facts)
     unique: list[ProseFact] = []
     for fact in found:
