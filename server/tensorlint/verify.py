@@ -435,9 +435,9 @@ class Checker:
                 evaluator.einstein = not self.einstein_off()
                 evaluator.unknown_shape = self.unknown_function_shape
                 with np.errstate(all="ignore"):
-                    left = evaluator.eval(self.left)
+                    left = evaluator.eval_side(self.left, self.right)
                     evaluator.reset()
-                    right = evaluator.eval(self.right)
+                    right = evaluator.eval_side(self.right, self.left)
             except ShapeMismatch as error:
                 return Result("shape", str(error))
             except EvalError as error:
