@@ -632,10 +632,31 @@ def _add(left: ir.Expr, right: ir.Expr, sign: int, node: ast.Node) -> ir.Expr:
     signs: tuple[int, ...] = (1,)
     if isinstance(left, ir.Add):
         terms, signs = left.terms, left.signs
+    terms = (*terms, right)
+    if all(_is_number(term) for term in terms):
+        # Arithmetic on numbers, (1+1) + (1+1)^2 = 6: the 1 is the number one.
+        return ir.Add(terms, (*signs, sign), start=node.start, end=node.end)
     # In a sum, diag(X) of a matrix is the diagonal matrix (2X^{-1} - diag(X^{-1})), not the vector, and a
     # nonzero constant is that constant in every entry (1 - σ(x) elementwise).
-    terms = tuple(_broadcast_constant(_diagonal_matrix(term)) for term in (*terms, right))
+    terms = tuple(_broadcast_constant(_diagonal_matrix(term)) for term in terms)
     return ir.Add(terms, (*signs, sign), start=node.start, end=node.end)
+
+
+def _is_number(expr: ir.Expr) -> bool:
+    """Whether ``expr`` is made of written numbers only: ``2``, ``(1+1)^2``, ``\\frac{1}{2}``, ``-3``."""
+    if isinstance(expr, ir.Const):
+        return True
+    if isinstance(expr, ir.Add):
+        return all(_is_number(term) for term in expr.terms)
+    if isinstance(expr, ir.Prod):
+        return all(_is_number(factor) for factor in expr.factors)
+    if isinstance(expr, ir.Power):
+        return isinstance(expr.exponent, float) and _is_number(expr.base)
+    if isinstance(expr, ir.Unary):
+        return expr.op in ("neg", "sqrt", "abs", "inverse") and _is_number(expr.operand)
+    if isinstance(expr, ir.Binary):
+        return expr.op == "div" and _is_number(expr.left) and _is_number(expr.right)
+    return False
 
 
 def _broadcast_constant(term: ir.Expr) -> ir.Expr:
