@@ -179,6 +179,17 @@ class RandomFunction(Expr):
 
 
 @dataclass(frozen=True)
+class Readings(Expr):
+    """Notation with several standard readings that the note does not settle, such as
+    ``\\mathrm{tr}(X + A)^{-1}`` (tr((X + A)⁻¹) or (tr(X + A))⁻¹). ``options`` are the readings and ``names``
+    say each in words for messages. ``readings.expand`` enumerates the readings of a whole expression; a
+    claim holds if it holds in one reading and is false only if it fails in every one."""
+
+    options: tuple[Expr, ...]
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Unsupported(Expr):
     """Something understood as notation but not checkable (yet): the reason says what."""
 

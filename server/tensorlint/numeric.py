@@ -191,10 +191,26 @@ class Evaluator:
         """One side of a claim: a dummy index is summed within its own term, unless the other side has it
         free (``(x \\odot y)_i = x_i y_i`` is elementwise)."""
         self.kept = free_indices(other)
+        self.seed_exponents(expr, other)
         try:
             return self.eval(expr)
         finally:
             self.kept = frozenset()
+
+    def seed_exponents(self, *exprs: ir.Expr) -> None:
+        """A letter in a symbolic exponent (``x^{n-1}``, ``X^k``) is an integer: it gets the value a dimension
+        of that name would get, everywhere in the claim (so ``n x^{n-1}`` uses one n)."""
+        instance = self.instance
+        for expr in exprs:
+            for node in ir.walk(expr):
+                if not (isinstance(node, ir.Power) and isinstance(node.exponent, ir.Expr)):
+                    continue
+                for inner in ir.walk(node.exponent):
+                    if not isinstance(inner, ir.Var) or inner.key in instance.values or self.definition(inner.key):
+                        continue
+                    shape = instance.shape_of(inner.key)
+                    if shape is not None and natural(shape) == ():
+                        instance.values[inner.key] = np.full(shape, self.size(inner.key), dtype=complex)
 
     def keeping(self, labels: frozenset[str], replace: bool = False) -> frozenset[str]:
         """Add ``labels`` to the kept ones (or replace them); returns the previous set to restore."""
@@ -353,8 +369,12 @@ class Evaluator:
         if isinstance(expr, ir.Unary):
             return self.unary(expr.op, self.eval(expr.operand))
         if isinstance(expr, ir.Power):
+            if isinstance(expr.exponent, ir.Expr):
+                return self.power(self.eval(expr.base), self.scalar(self.eval(expr.exponent), "an exponent"))
             exponent = self.size(expr.exponent) if isinstance(expr.exponent, str) else expr.exponent
             return self.power(self.eval(expr.base), exponent)
+        if isinstance(expr, ir.Readings):
+            raise Unsupported(f"the notation has several readings ({' or '.join(expr.names)})")
         if isinstance(expr, ir.Binary):
             return self.binary(expr.op, self.eval(expr.left), self.eval(expr.right))
         if isinstance(expr, ir.Norm):
@@ -423,11 +443,14 @@ class Evaluator:
         for label in new_labels:
             if label in labels:
                 raise Unsupported(f"the index {label} repeated within one name")
-        # X_{ii}: the diagonal, one label; it is summed (the trace) unless the index is kept.
+        # X_{ii} where the other side has i free: the diagonal entry for each i. Elsewhere it is the trace
+        # (Einstein) or still the diagonal entry for each i (F_{i,j,i} = x_j): not judged.
         for position in range(len(new_labels) - 1, 0, -1):
             label = new_labels[position]
             first = new_labels.index(label)
             if first < position:
+                if label not in self.kept:
+                    raise Unsupported(f"the index {label} repeated within one name (summed, or for each {label}?)")
                 data = np.moveaxis(np.diagonal(data, axis1=lead + first, axis2=lead + position), -1, lead + first)
                 del new_labels[position]
                 repeated.add(label)
@@ -537,6 +560,17 @@ class Evaluator:
             if not square:
                 raise Unsupported("inverse of a non-square matrix")
             return Value(np.linalg.inv(data), labels, value.repeated)
+        if op == "pinv":
+            # The Moore-Penrose inverse of a full-rank matrix, written with plain transposes so that the
+            # complex step stays exact: (AᵀA)⁻¹Aᵀ for a tall A, Aᵀ(AAᵀ)⁻¹ for a wide one.
+            if natural(shape) == ():
+                raise Unsupported("x^+ of a scalar (the pseudo-inverse, or the positive part?)")
+            if len(shape) != 2:
+                raise Unsupported("the pseudo-inverse of something that is not a matrix")
+            transposed = np.swapaxes(data, -1, -2)
+            if shape[0] >= shape[1]:
+                return Value(np.linalg.solve(transposed @ data, transposed), labels, value.repeated)
+            return Value(np.swapaxes(np.linalg.solve(data @ transposed, data), -1, -2), labels, value.repeated)
         if op == "tr":
             if not square:
                 raise Unsupported("trace of a non-square matrix")
@@ -600,13 +634,21 @@ class Evaluator:
             return Value(exponentials / exponentials.sum())
         raise Unsupported(f"the operation `{op}`")
 
-    def power(self, value: Value, exponent: float) -> Value:
+    def scalar(self, value: Value, what: str) -> complex:
+        if value.labels or value.tensor is not None or natural(value.matrix_shape) != ():
+            raise Unsupported(f"{what} that is not a number")
+        return complex(value.data.reshape(-1)[0])
+
+    def power(self, value: Value, exponent: float | complex) -> Value:
         shape = value.matrix_shape
         if natural(shape) == ():
             return Value(value.data**exponent, value.labels, value.repeated)
-        if len(shape) == 2 and shape[0] == shape[1] and float(exponent).is_integer():
-            return Value(np.linalg.matrix_power(value.data, int(exponent)), value.labels, value.repeated)
-        raise Unsupported("a power of a non-square matrix")
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise Unsupported("a power of a non-square matrix")
+        power = complex(exponent)
+        if power.imag != 0 or not power.real.is_integer():
+            raise Unsupported("a matrix power whose exponent is not an integer")
+        return Value(np.linalg.matrix_power(value.data, int(power.real)), value.labels, value.repeated)
 
     def binary(self, op: str, left: Value, right: Value) -> Value:
         if left.tensor is not None or right.tensor is not None:
