@@ -90,8 +90,9 @@ class Unary(Expr):
 @dataclass(frozen=True)
 class Power(Expr):
     base: Expr
-    # A number, or a dimension's name (det(A)^n).
-    exponent: float | str
+    # A number, a dimension's name (det(A)^n), or arithmetic on letters that stand for one integer
+    # throughout the claim (x^{n-1}, X^k).
+    exponent: float | str | Expr
 
 
 @dataclass(frozen=True)

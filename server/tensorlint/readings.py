@@ -9,6 +9,7 @@ only when every reading fails. ``expand`` is pure and bounded (``limit`` combina
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from tensorlint import ir
 
@@ -60,7 +61,7 @@ def _substitute(expr: ir.Expr, target: ir.Expr, replacement: ir.Expr) -> ir.Expr
     """``expr`` with the node ``target`` (by identity) replaced."""
     if expr is target:
         return replacement
-    changes = {}
+    changes: dict[str, Any] = {}
     for spec in fields(expr):
         value = getattr(expr, spec.name)
         new = _substitute_value(value, target, replacement)
