@@ -1,4 +1,5 @@
-"""Inequalities: a refuted one is TL206 with its counterexample; conditions and `\\neq` are never accused."""
+"""Inequalities: a refuted one is TL206 with its counterexample; conditions are never accused, nor `\\neq`
+by tolerance."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def test_a_false_inequality_is_tl206_with_a_counterexample(claim: str, evidence:
         "$$a > 0$$",
         "$$\\lambda_1 \\ge \\lambda_2$$",
         "$$a^3 \\ge 0$$",
-        "$$a + b \\neq b + a$$",
+        "$$x^T x \\neq \\|x\\|^2$$",
         "$$\\log a \\le a$$",
     ],
 )
@@ -40,3 +41,10 @@ def test_conditions_and_domains_are_not_accused(claim: str) -> None:
     result = check_text("n.md", DECLARE + claim + "\n")
     assert {claim.verdict for claim in result.claims} <= {"uncheckable", "verified"}
     assert not [diagnostic for diagnostic in result.diagnostics if diagnostic.severity == "error"]
+
+
+def test_a_neq_claim_is_refuted_only_by_a_proof_that_its_sides_are_identical() -> None:
+    result = check_text("n.md", DECLARE + "$$(a + b)^2 \\neq a^2 + 2ab + b^2$$\n")
+    assert [claim.verdict for claim in result.claims] == ["wrong"]
+    assert "proved" in result.claims[0].message
+    assert [diagnostic.code for diagnostic in result.diagnostics] == ["TL206"]

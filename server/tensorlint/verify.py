@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tensorlint import ir
+from tensorlint import ir, symbolic
 from tensorlint.numeric import EvalError, Evaluator, Instance, ShapeMismatch, Unsupported, Value, natural
 from tensorlint.relations import INEQUALITIES
 from tensorlint.relations import compare as compare_relation
@@ -696,6 +696,46 @@ class Checker:
             )
         return Outcome("wrong", friendly.detail, "TL206")
 
+    def is_scalar(self, key: str) -> bool:
+        """Whether ``key`` is a scalar here (declared, defined or inferred as one; a guess is not enough)."""
+        if key in self.guessed_names({key}):
+            return False
+        try:
+            shape = self.shapes.name_shape(key)
+        except ShapeError:
+            return False
+        if shape is None:
+            return False
+        unifier = self.shapes.unifier
+        return all(unifier.find(dim) == 1 for dim in shape)
+
+    def exact(self, outcome: Outcome) -> Outcome:
+        """Refine a numeric verdict on a scalar claim with SymPy: "proved" for a verified one, an exact
+        counterexample for a wrong one, and the proof that a ``\\neq`` claim's sides are identical (the only
+        way one is refuted). SymPy never accuses alone: a wrong verdict needs the numeric check to agree."""
+        equal_everywhere = self.op == "ne" and "equal on every test instance" in outcome.message
+        if not (outcome.verdict in ("verified", "wrong") and self.op == "=") and not equal_everywhere:
+            return outcome
+        calculus = outcome.verdict == "verified"
+        if self.unknowns or not symbolic.wanted(self.left, self.right, self.is_scalar, calculus):
+            return outcome
+        facts = symbolic.Facts(self.is_scalar, self.definition, self.function, self.positive_names())
+        found = symbolic.decide(self.left, self.right, facts)
+        if found is None:
+            return outcome
+        if equal_everywhere:
+            if not found.proved:
+                return outcome
+            return Outcome("wrong", f"the two sides are identical ({found.message})", "TL206")
+        if outcome.verdict == "verified":
+            if not found.proved:
+                return outcome
+            return Outcome("verified", f"{outcome.message}; {found.message}", outcome.code, outcome.layout_used)
+        if found.proved:
+            # The numeric check and the proof disagree: a domain the instances missed. No accusation.
+            return Outcome("uncheckable", "not checked: SymPy proves this identity but the numeric check disagrees")
+        return Outcome("wrong", f"{outcome.message}; {found.message}", outcome.code, outcome.layout_used)
+
     def unresolved(self) -> bool:
         """Whether a constant (I, 1, e_i) in the claim has a size nothing in the document fixes."""
         unifier = self.shapes.unifier
@@ -808,6 +848,8 @@ def verify(
     checker = Checker(left, right, op, env, config, latex)
     checker.only_layout = only_layout
     try:
-        return checker.run()
+        outcome = checker.run()
     except RecursionError:
         return Outcome("uncheckable", "not checked: the expression is nested too deeply")
+    # SymPy (symbolic.py): an exact proof or counterexample for scalar calculus, loaded only for such claims.
+    return checker.exact(outcome)
