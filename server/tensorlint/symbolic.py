@@ -129,11 +129,12 @@ class Converter:
         if isinstance(expr, ir.Add):
             return sp.Add(*(sign * self.convert(term, held) for term, sign in zip(expr.terms, expr.signs, strict=True)))
         if isinstance(expr, ir.Power):
-            exponent = (
-                sp.Symbol(expr.exponent, integer=True, positive=True)
-                if isinstance(expr.exponent, str)
-                else self.constant(expr.exponent)
-            )
+            if isinstance(expr.exponent, str):
+                exponent = sp.Symbol(expr.exponent, integer=True, positive=True)
+            elif isinstance(expr.exponent, ir.Expr):
+                exponent = self.convert(expr.exponent, held)
+            else:
+                exponent = self.constant(expr.exponent)
             return self.convert(expr.base, held) ** exponent
         if isinstance(expr, ir.Binary) and expr.op == "div":
             return self.convert(expr.left, held) / self.convert(expr.right, held)
