@@ -37,6 +37,8 @@ FAIL_LEVELS = config.FAIL_LEVELS
 FORMATS = ("text", "json", "sarif", "github")
 # A progress bar is drawn (on a terminal) only when a run has at least this many files.
 PROGRESS_MIN_FILES = 20
+# The name a note read with ``tensorlint check -`` is reported under (Markdown, settings of the folder).
+STDIN_NAME = "<stdin>"
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -66,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
             "configuration ([tool.tensorlint] in pyproject.toml, or tensorlint.toml)."
         ),
     )
-    check.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to check (default: .)")
+    check.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or folders to check (default: .; - reads standard input)"
+    )
     check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     check.add_argument(
         "--fail-level",
@@ -116,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--show-settings",
         metavar="FILE",
-        help="print the settings that apply to FILE and where each comes from, then exit",
+        help="print the settings that apply to FILE (and to each PATH) and where each comes from, then exit",
     )
     settings = check.add_argument_group("settings (override the configuration file)")
     settings.add_argument("--config", metavar="FILE", help="use this configuration file for every note")
@@ -218,11 +222,19 @@ def _jobs(text: str) -> int:
 def run_check(args: argparse.Namespace) -> int:
     resolver = config.Resolver(_overrides(args), config_path=args.config, isolated=args.isolated)
     if args.show_settings is not None:
-        _write(sys.stdout, config.describe(resolver.settings_for(args.show_settings), args.show_settings))
+        # ``--show-settings A B``: argparse gives A to the option and B to the paths; describe both.
+        described = [args.show_settings, *args.paths]
+        _write(sys.stdout, "\n".join(config.describe(resolver.settings_for(path), path) for path in described))
         return 0
+    if args.stdin_filename is None and "-" in args.paths:
+        if args.paths != ["-"]:
+            raise UsageError("`-` reads one note from standard input; do not name other paths with it")
+        args.stdin_filename = STDIN_NAME
     if args.stdin_filename is not None:
         if any(path != "-" for path in args.paths):
             raise UsageError("--stdin-filename reads the note from standard input; do not name paths as well")
+        if args.fix:
+            raise UsageError("--fix rewrites files; it cannot fix a note read from standard input")
         checked = _check_stdin(args.stdin_filename, resolver)
     else:
         checked = _check_paths(args.paths or ["."], resolver, args.jobs)

@@ -34,6 +34,7 @@ definitions apart.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -1738,9 +1739,15 @@ def _substitute(macro: _Macro, values: list[tuple[str, list[int]]], invocation: 
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.DOTALL)
 
 
-def _notebook_source_literals(text: str) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
-    """For each cell (by its JSON path), the file ranges of the string literals of its ``source``."""
+def _notebook_source_literals(
+    text: str, sources: dict[tuple[Any, ...], int] | None = None
+) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
+    """For each cell (by its JSON path), the file ranges of the string literals of its ``source``.
+
+    Never raises, whatever the text. ``sources``, when given, receives for each cell the offset where the
+    value of its ``source`` starts, so that a problem with a cell can be reported there."""
     literals: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    value_of: tuple[Any, ...] | None = None
     path: list[Any] = []
     containers: list[str] = []
     expect_key = False
@@ -1769,13 +1776,30 @@ def _notebook_source_literals(text: str) -> dict[tuple[Any, ...], list[tuple[int
             expect_key = False
         elif first == '"':
             if expect_key and containers and containers[-1] == "{":
-                path[-1] = json.loads(token) if "\\" in token else token[1:-1]
+                path[-1] = _json_key(token)
                 expect_key = False
             elif len(path) >= 3 and path[-1] == "source" and path[-3] == "cells":
                 literals.setdefault(tuple(path[:-1]), []).append((match.start(), match.end()))
             elif len(path) >= 4 and path[-2] == "source" and path[-4] == "cells":
                 literals.setdefault(tuple(path[:-2]), []).append((match.start(), match.end()))
+        if value_of is not None and sources is not None:
+            sources.setdefault(value_of, match.start())
+        value_of = None
+        if first == ":" and len(path) >= 3 and path[-1] == "source" and path[-3] == "cells":
+            # The next token (``[``, a string, a number) is where the value of ``source`` starts.
+            value_of = tuple(path[:-1])
     return literals
+
+
+def _json_key(token: str) -> Any:
+    """The key a JSON string token spells; a token that is not valid JSON is kept as written (the file
+    does not parse then, and is reported as unreadable elsewhere)."""
+    if "\\" not in token:
+        return token[1:-1]
+    try:
+        return json.loads(token)
+    except ValueError:
+        return token
 
 
 def _decode_json_literal(
@@ -1847,6 +1871,37 @@ def notebook_location(text: str) -> Callable[[int], tuple[int, int] | None]:
     return locate
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_location(text: str) -> Callable[[int], tuple[int, int] | None]:
+    return notebook_location(text)
+
+
+def describe_place(document: Document, offset: int) -> str:
+    """Where ``offset`` is, as a reader finds it: ``on line 7``, or in a notebook ``in cell 2, line 3``."""
+    if _format_of(document.path) == "notebook":
+        cell = _cached_location(document.text)(offset)
+        if cell is not None:
+            return f"in cell {cell[0]}, line {cell[1]}"
+    return f"on line {document.text.count(chr(10), 0, offset) + 1}"
+
+
+def source_text(document: Document, start: int, end: int) -> str:
+    """The text the author wrote between two document offsets: the file's text, except in a notebook,
+    where it is the cell's text (JSON escapes undone) read through the math spans that cover the range."""
+    if _format_of(document.path) != "notebook":
+        return document.text[start:end]
+    pieces = []
+    for span in document.spans:
+        if span.end <= start or span.start >= end:
+            continue
+        if span.offsets is None:
+            pieces.append(document.text[max(start, span.start) : min(end, span.end)])
+        else:
+            located = zip(span.text, span.offsets, strict=False)
+            pieces.append("".join(character for character, at in located if start <= at < end))
+    return " ".join(piece for piece in pieces if piece) or document.text[start:end]
+
+
 def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
     """The cells of an nbformat 4 notebook (``cells``) or an nbformat 3 one (``worksheets``)."""
     if not isinstance(data, dict):
@@ -1866,10 +1921,23 @@ def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
     return result
 
 
+def _json_integer(digits: str) -> int | float:
+    """A JSON integer, or infinity for one longer than Python converts (4,300 digits by default)."""
+    if len(digits.lstrip("-")) > 4000:
+        return float("-inf") if digits.startswith("-") else float("inf")
+    return int(digits)
+
+
+def _cell_number(path: tuple[Any, ...]) -> int | str:
+    """The 1-based number of a cell, as a person counts them in Jupyter."""
+    return path[-1] + 1 if isinstance(path[-1], int) else "?"
+
+
 def _extract_notebook(text: str) -> _Found:
     found = _Found()
     try:
-        data = json.loads(text)
+        # An integer too long for Python to convert (metadata, an output) says nothing about the markdown.
+        data = json.loads(text, parse_int=_json_integer)
     except (ValueError, RecursionError) as error:
         # A notebook that is not JSON is a file that cannot be read, not an error of the checker.
         found.problems.append(Diagnostic("TL003", f"cannot read notebook: {error}", 0, 0, "warning"))
@@ -1888,13 +1956,23 @@ def _extract_notebook(text: str) -> _Found:
     ]
     if not cells:
         return found
-    literals = _notebook_source_literals(text)
+    sources: dict[tuple[Any, ...], int] = {}
+    literals = _notebook_source_literals(text, sources)
     # One budget for the whole notebook, so a huge one is not read cell by cell at full cost.
     budget = _MarkdownBudget()
     for path, cell in cells:
         source = cell.get("source", "")
-        expected = "".join(source) if isinstance(source, list) else source
-        if not isinstance(expected, str) or not expected:
+        if isinstance(source, list) and all(isinstance(piece, str) for piece in source):
+            expected = "".join(source)
+        elif isinstance(source, str):
+            expected = source
+        else:
+            # Jupyter itself would not open this cell; say so there and read the other cells.
+            where = sources.get(path, 0)
+            message = f"cannot read markdown cell {_cell_number(path)}: its source is not text"
+            found.problems.append(Diagnostic("TL003", message, where, where + 1 if where else 0, "warning"))
+            continue
+        if not expected:
             continue
         pieces: list[str] = []
         runs: list[tuple[int, int, int, int]] = []
@@ -1908,8 +1986,10 @@ def _extract_notebook(text: str) -> _Found:
         except ValueError:
             pieces = []
         if "".join(pieces) != expected or not cell_literals:
-            message = f"cannot locate the source of markdown cell {path[-1]} in the notebook"
-            found.problems.append(Diagnostic("TL900", message, 0, 0, "warning"))
+            # A cell written twice (duplicate keys) or escaped in a way the file map cannot follow.
+            where = sources.get(path, 0)
+            message = f"cannot read markdown cell {_cell_number(path)}: its source cannot be located in the file"
+            found.problems.append(Diagnostic("TL003", message, where, where + 1 if where else 0, "warning"))
             continue
         relocation = _RunRelocation(runs, cell_literals[-1][1] - 1)
         cell_found = _relocate(_extract_markdown(expected, budget), relocation)

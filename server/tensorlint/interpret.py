@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from tensorlint import ir
 from tensorlint import syntax as ast
+from tensorlint.extract import describe_place, source_text
 from tensorlint.latex import Style
 from tensorlint.lower import Scope, layer_name, lower, name_key
 from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan, Severity, Symbol
@@ -199,7 +200,7 @@ def dims_of_set(node: ast.Node) -> tuple | None:
             return None
     dims: list[int | str] = []
     for factor in factors:
-        if isinstance(factor, ast.Number) and factor.text.isdigit():
+        if isinstance(factor, ast.Number) and is_small_integer(factor.text):
             dims.append(int(factor.text))
         elif isinstance(factor, ast.Name) and len(factor.text) == 1:
             dims.append(factor.text)
@@ -210,6 +211,11 @@ def dims_of_set(node: ast.Node) -> tuple | None:
     return tuple(dims)
 
 
+def is_small_integer(text: str) -> bool:
+    """ASCII digits that ``int`` converts quickly (``"²".isdigit()`` is true, but ``int("²")`` fails)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def size_text(text: str) -> tuple | None:
     """``n\\times m`` or ``m\\times1`` from prose: the two dimensions."""
     parts = [part.strip().strip("{}") for part in text.replace("\\times", "×").replace("x", "×").split("×")]
@@ -217,7 +223,7 @@ def size_text(text: str) -> tuple | None:
         return None
     dims: list[int | str] = []
     for part in parts:
-        if part.isdigit():
+        if is_small_integer(part):
             dims.append(int(part))
         elif len(part) == 1 and part.isalpha():
             dims.append(part)
@@ -337,6 +343,10 @@ class Interpreter:
     def line(self, offset: int) -> int:
         return self.document.text.count("\n", 0, offset) + 1
 
+    def place(self, offset: int) -> str:
+        """Where ``offset`` is, as a reader finds it: ``on line 7``, or in a notebook ``in cell 2, line 3``."""
+        return describe_place(self.document, offset)
+
     def directive(self, body: str, at: int) -> None:
         body = body.strip()
         if body.startswith("einstein="):
@@ -349,7 +359,7 @@ class Interpreter:
             value = body.split("=", 1)[1].strip()
             if value in ("numerator", "denominator"):
                 self.env.layout, self.env.layout_where, self.env.layout_fixed = value, at, True
-                self.env.layout_source = f"a directive on line {self.line(at)}"
+                self.env.layout_source = f"a directive {self.place(at)}"
                 self.env.version += 1
             return
         result = parse_span(body)
@@ -368,7 +378,7 @@ class Interpreter:
         self.current_at = (fact.offset, fact.offset)
         if fact.kind == "layout" and not self.env.layout_fixed:
             self.env.layout, self.env.layout_where, self.env.layout_fixed = fact.value, fact.offset, True
-            self.env.layout_source = f"the prose on line {self.line(fact.offset)}"
+            self.env.layout_source = f"the prose {self.place(fact.offset)}"
             self.env.version += 1
             return
         if fact.kind == "structure":
@@ -745,7 +755,7 @@ class Interpreter:
             if cell.base.text.lower() != left.text.lower():
                 return False
             last = cell.index
-        if isinstance(last, ast.Number) and last.text.isdigit():
+        if isinstance(last, ast.Number) and is_small_integer(last.text):
             size: int | str = int(last.text)
         elif isinstance(last, ast.Name) and len(last.text) == 1:
             size = last.text
@@ -840,7 +850,8 @@ class Interpreter:
             start = left.continued_at
         if end < start:
             start, end = right.start, left.end
-        claim = Claim(start, end, self.document.text[start:end], verdict, message, layout)  # type: ignore[arg-type]
+        latex = source_text(self.document, start, end)
+        claim = Claim(start, end, latex, verdict, message, layout)  # type: ignore[arg-type]
         self.claims.append(claim)
         return claim
 
@@ -892,7 +903,7 @@ class Interpreter:
         env = self.env
         if outcome.layout_used and not env.layout_fixed and env.layout is None and verdict == "verified":
             env.layout, env.layout_where = outcome.layout_used, left.start
-            env.layout_source = f"the claim on line {self.line(left.start)}"
+            env.layout_source = f"the claim {self.place(left.start)}"
             env.version += 1
         message = explanation.message if explanation is not None else outcome.message
         fix = explanation.fix if explanation is not None else None

@@ -107,6 +107,8 @@ class Claim:
     verdict: Verdict
     message: str = ""
     layout: str | None = None
+    # A suppression directive silenced the finding on this claim: the summary leaves it out of the counts.
+    suppressed: bool = False
 
 
 @dataclass(frozen=True)

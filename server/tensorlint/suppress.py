@@ -117,12 +117,19 @@ def apply(result: FileResult, document: Document) -> FileResult:
                 open_ranges.append(entry)
 
     kept: list[Diagnostic] = []
+    silenced_ranges: set[tuple[int, int]] = set()
     for diagnostic in result.diagnostics:
         covering = [entry for entry in entries if entry.covers(diagnostic)]
         for entry in covering:
             entry.used = True
         if not covering:
             kept.append(diagnostic)
+        else:
+            silenced_ranges.add((diagnostic.start, diagnostic.end))
+    claims = [
+        replace(claim, suppressed=True) if (claim.start, claim.end) in silenced_ranges else claim
+        for claim in result.claims
+    ]
 
     # A directive that names TL004 is there to silence reports about suppressions; it is never unused.
     for entry in entries:
@@ -139,7 +146,7 @@ def apply(result: FileResult, document: Document) -> FileResult:
         ]
         if not silenced:
             kept.append(report)
-    return replace(result, diagnostics=kept)
+    return replace(result, claims=claims, diagnostics=kept)
 
 
 def _closing(open_ranges: list[_Entry], item: _Parsed) -> list[_Entry]:
