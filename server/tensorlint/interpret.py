@@ -350,13 +350,13 @@ class Interpreter:
     def directive(self, body: str, at: int) -> None:
         body = body.strip()
         if body.startswith("einstein="):
-            value = body.split("=", 1)[1].strip()
+            value = body.split("=", 1)[1].partition(" -- ")[0].strip()
             if value in ("on", "off", "auto"):
                 self.env.einstein = value
                 self.env.version += 1
             return
         if body.startswith("layout="):
-            value = body.split("=", 1)[1].strip()
+            value = body.split("=", 1)[1].partition(" -- ")[0].strip()
             if value in ("numerator", "denominator"):
                 self.env.layout, self.env.layout_where, self.env.layout_fixed = value, at, True
                 self.env.layout_source = f"a directive {self.place(at)}"

@@ -47,6 +47,7 @@ class _Entry:
     start: int
     end: int
     used: bool = False
+    closer: Directive | None = None  # The ``enable`` that ends a range.
 
     def matches(self, code: str) -> bool:
         if self.pattern is None or self.pattern == _ALL:
@@ -72,6 +73,16 @@ class _Parsed:
 def apply(result: FileResult, document: Document) -> FileResult:
     """``result`` without the diagnostics that suppression directives cover, plus TL004 for each directive
     (or code in one) that covered nothing. Never raises; a file without directives is returned as is."""
+    unknown = [
+        (directive, problem)
+        for directive in document.directives
+        if (problem := unknown_directive(directive.body)) is not None
+    ]
+    if unknown:
+        rule = rules.get("TL005")
+        severity = rule.severity if rule is not None else "warning"
+        found = [Diagnostic("TL005", problem, d.start, d.end, severity) for d, problem in unknown]
+        result = replace(result, diagnostics=[*result.diagnostics, *found])
     parsed = [p for p in (_parse(d) for d in document.directives) if p is not None]
     if not parsed:
         return result
@@ -93,6 +104,7 @@ def apply(result: FileResult, document: Document) -> FileResult:
                 )
             for entry in closing:
                 entry.end = directive.start
+                entry.closer = directive
                 open_ranges.remove(entry)
             continue
         if item.verb not in ("disable-next-line", "disable", "disable-file"):
@@ -183,6 +195,12 @@ def _unused_reports(text: str, lines: _Lines, entries: list[_Entry]) -> list[tup
             message = f"unused suppression: no {_listing([e.spelled or '' for e in unused])} diagnostic {where}"
         if len(unused) == len(group):
             fix = _removal(text, directive)
+            # An `enable` that closes only unused ranges goes with them, or it would be reported next time.
+            for closer in {id(entry.closer): entry.closer for entry in group if entry.closer is not None}.values():
+                closed = [entry for entry in entries if entry.closer is closer]
+                closer_fix = _removal(text, closer)
+                if fix is not None and closer_fix is not None and not any(entry.used for entry in closed):
+                    fix = Fix(fix.title, fix.edits + closer_fix.edits)
         else:
             fix = _without_codes(text, directive, {entry.spelled for entry in unused if entry.spelled})
         reports.append((directive, message, fix))
@@ -230,6 +248,47 @@ def _parse(directive: Directive) -> _Parsed | None:
         # Every code was unknown: the directive suppresses nothing.
         return _Parsed(directive, "unknown", (), reason.strip(), problems)
     return _Parsed(directive, verb, tuple(codes), reason.strip(), problems)
+
+
+_SETTING = re.compile(r"([A-Za-z][\w-]*)\s*=\s*(\S*)")
+SETTINGS = {"layout": ("numerator", "denominator"), "einstein": ("on", "off", "auto")}
+_KNOWN = "declarations (W \\in \\mathbb{R}^{n\\times m}), layout=numerator|denominator, einstein=on|off|auto, " + (
+    ", ".join(VERBS)
+)
+
+
+def unknown_directive(body: str) -> str | None:
+    """What is wrong with a directive that is neither a suppression nor a setting nor a declaration that
+    ``interpret`` reads, or ``None`` when it is one of those. Suppressions are judged by ``_parse``."""
+    body = body.strip()
+    if _VERB.match(body) is not None or not body:
+        return None
+    setting = _SETTING.fullmatch(body.partition(" -- ")[0].strip())
+    if setting is not None:
+        key, value = setting.group(1), setting.group(2)
+        if key not in SETTINGS:
+            close = difflib.get_close_matches(key, list(SETTINGS), n=1)
+            hint = f" (did you mean `{close[0]}=`?)" if close else f" (known: {', '.join(SETTINGS)})"
+            return f"unknown setting `{key}` in a directive{hint}; it does nothing"
+        if value not in SETTINGS[key]:
+            return f"`{key}=` takes {' or '.join(SETTINGS[key])}, not `{value}`; the directive does nothing"
+        if not body.startswith(f"{key}="):
+            return f"write `{key}={value}` without spaces; the directive does nothing"
+        return None
+    from tensorlint.parse import parse_span
+
+    parsed = parse_span(body.partition(" -- ")[0])
+    declares = any("in" in statement.chain.ops for statement in parsed.statements)
+    if declares and not parsed.problems:
+        return None
+    word = body.split()[0]
+    close = difflib.get_close_matches(word.lower(), VERBS, n=1)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    return f"unknown directive `{_shorten(body)}`{hint}; known: {_KNOWN}"
+
+
+def _shorten(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _pattern(token: str) -> str | None:
@@ -281,13 +340,14 @@ class _Lines:
 
 
 def _problem_fix(text: str, item: _Parsed, token: str) -> Fix | None:
-    """The fix for a directive that is wrong in itself: the verb it probably meant, the directive without an
-    unknown code, or no directive at all when nothing in it is usable."""
+    """The fix for a directive that is wrong in itself: the directive without an unknown code, or no
+    directive at all when nothing in it is usable; none for a misspelt verb (the message names the likely
+    one, and the author decides)."""
     directive = item.directive
-    if item.guess is not None and _is_literal(text, directive):
-        start = text.find(directive.body, directive.start, directive.end)
-        if start >= 0 and directive.body.startswith(token):
-            return Fix(f"write `{item.guess}`", (Edit(start, start + len(token), item.guess),))
+    if item.guess is not None:
+        # A misspelt verb is never corrected by a guess: any suppression it would become is wider than the
+        # nothing it suppresses now (`disable-line` is as close to `disable-file` as to `disable-next-line`).
+        return None
     if item.codes:
         return _without_codes(text, directive, {token})
     return _removal(text, directive)
@@ -304,6 +364,10 @@ def _removal(text: str, directive: Directive) -> Fix | None:
     if not before.strip() and not after.strip():
         end = line_end_match.end() if line_end_match else len(text)
         return Fix("remove the unused suppression", (Edit(line_start, end, ""),))
+    if not before.strip():
+        # First on its line: take the space after it, so the rest of the line does not start with one.
+        end = directive.end + (len(after) - len(after.lstrip()))
+        return Fix("remove the unused suppression", (Edit(directive.start, end, ""),))
     start = directive.start - (len(before) - len(before.rstrip()))
     return Fix("remove the unused suppression", (Edit(start, directive.end, ""),))
 
