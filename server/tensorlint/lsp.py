@@ -673,7 +673,7 @@ def derive_for_hover(
     """The shape, closed form and index form of ``∂expression/∂wrt`` under the note's declarations; only
     forms the core verified are shown. ``None`` when it cannot be derived."""
     try:
-        from tensorlint.derive import derive_latex
+        from tensorlint.derive_command import derive_latex
 
         result, _ = derive_latex(expression, wrt, list(lets), layout, config)
     except Exception:  # Not derivable here (unknown notation, an undeclared name): hover goes without it.

@@ -19,7 +19,7 @@ from tensorlint.numeric import EvalError, Evaluator, Instance, ShapeMismatch, Un
 from tensorlint.shapes import Dim, ShapeError, ShapeInference, show_dim, show_shape
 
 if TYPE_CHECKING:
-    from tensorlint.interpret import Environment
+    from tensorlint.env import Environment
     from tensorlint.model import Config
 
 POOLS = ([3, 4, 5, 2, 6, 7, 8, 9], [4, 2, 3, 5, 7, 6, 9, 8], [5, 3, 2, 4, 6, 8, 7, 9])
@@ -194,7 +194,7 @@ class Checker:
                             "so this is a condition on it rather than an identity",
                         )
         names = self.reachable(variables(self.left) | variables(self.right))
-        for key in names:
+        for key in sorted(names):
             found = self.env.definitions.get(key)
             if found is not None:
                 inner = first_unsupported(found.expr)
