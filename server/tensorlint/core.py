@@ -23,12 +23,13 @@ def check_text(path: str, text: str, config: Config | None = None, cache: ClaimC
     """
     config = config or Config()
     try:
-        from tensorlint.extract import extract
+        from tensorlint.extract import encode_notebook_fixes, extract
         from tensorlint.interpret import check_document
         from tensorlint.suppress import apply as apply_suppressions
 
         document = extract(path, text)
-        return apply_suppressions(check_document(document, config, cache, explain_finding), document)
+        result = apply_suppressions(check_document(document, config, cache, explain_finding), document)
+        return encode_notebook_fixes(result)
     except Exception as error:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         return FileResult(

@@ -38,11 +38,11 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tensorlint.model import Diagnostic, Directive, Document, MathSpan, Prose
+from tensorlint.model import Diagnostic, Directive, Document, Edit, FileResult, Fix, MathSpan, Prose
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -1900,6 +1900,111 @@ def source_text(document: Document, start: int, end: int) -> str:
             located = zip(span.text, span.offsets, strict=False)
             pieces.append("".join(character for character, at in located if start <= at < end))
     return " ".join(piece for piece in pieces if piece) or document.text[start:end]
+
+
+def encode_notebook_fixes(result: FileResult) -> FileResult:
+    """Fixes say what a note should read; in a notebook their edits replace text inside a cell's JSON
+    string, so each replacement goes through the JSON string encoding (``\\frac`` becomes ``\\\\frac``,
+    a quote ``\\"``) and ``Edit.decoded`` keeps the text the cell will read. Other files are returned as is."""
+    if _format_of(result.path) != "notebook" or not any(d.fix is not None for d in result.diagnostics):
+        return result
+    diagnostics = []
+    for diagnostic in result.diagnostics:
+        fix = diagnostic.fix
+        if fix is not None:
+            edits = tuple(
+                edit
+                if edit.decoded is not None
+                else Edit(edit.start, edit.end, json.dumps(edit.new_text, ensure_ascii=False)[1:-1], edit.new_text)
+                for edit in fix.edits
+            )
+            diagnostic = replace(diagnostic, fix=Fix(fix.title, edits))
+        diagnostics.append(diagnostic)
+    return replace(result, diagnostics=diagnostics)
+
+
+def check_fixed_notebook(old_text: str, new_text: str, edits: list[Edit]) -> str | None:
+    """Why ``new_text`` is not ``old_text`` with ``edits`` applied as intended, or ``None`` when it is.
+
+    Intended means: the new file is valid JSON, nothing outside the cells' sources changed, and every
+    cell's source reads exactly as its old text with each edit's replacement (``Edit.decoded``, the text
+    the reader sees) spliced in. This catches a replacement not escaped for JSON (``\\frac`` written raw
+    reads back as a form feed and ``rac``) and an edit that cuts through an escape or a string.
+    """
+    try:
+        old = json.loads(old_text, parse_int=_json_integer, parse_constant=str)
+        new = json.loads(new_text, parse_int=_json_integer, parse_constant=str)
+    except (ValueError, RecursionError):
+        return "the fixed notebook would not be valid JSON"
+    expected = _sources_after(old_text, edits)
+    if expected is None:
+        return "a fix does not lie inside the text of one cell"
+    old_cells, new_cells = _notebook_cells(old), _notebook_cells(new)
+    if [path for path, _ in old_cells] != [path for path, _ in new_cells]:
+        return "the fixed notebook would not have the same cells"
+    for (path, old_cell), (_, new_cell) in zip(old_cells, new_cells, strict=True):
+        if not isinstance(old_cell, dict) or not isinstance(new_cell, dict):
+            if old_cell != new_cell:
+                return f"cell {_cell_number(path)} would change"
+            continue
+        if {**old_cell, "source": None} != {**new_cell, "source": None}:
+            return f"cell {_cell_number(path)} would change outside its source"
+        wanted = expected.get(path, _joined_source(old_cell.get("source")))
+        if _joined_source(new_cell.get("source")) != wanted:
+            return f"cell {_cell_number(path)} would not read as the fix intends"
+    if _without_cells(old) != _without_cells(new):
+        return "the notebook would change outside its cells"
+    return None
+
+
+def _sources_after(text: str, edits: list[Edit]) -> dict[tuple[Any, ...], str] | None:
+    """Each edited cell's source text after ``edits``, worked out on the decoded text; ``None`` when an edit
+    is not inside one string literal of a cell's source or cuts through an escape."""
+    literals = _notebook_source_literals(text)
+    placed: dict[tuple[int, int], list[Edit]] = {}
+    owner: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for path, ranges in literals.items():
+        for literal in ranges:
+            owner[literal] = path
+    for edit in edits:
+        inside = next((item for item in owner if item[0] < edit.start and edit.end < item[1]), None)
+        if inside is None:
+            return None
+        placed.setdefault(inside, []).append(edit)
+    result: dict[tuple[Any, ...], str] = {}
+    try:
+        for path in {owner[literal] for literal in placed}:
+            pieces = []
+            for start, end in literals[path]:
+                position = start + 1
+                for edit in sorted(placed.get((start, end), []), key=lambda item: item.start):
+                    pieces.append(json.loads(f'"{text[position : edit.start]}"'))
+                    pieces.append(edit.decoded if edit.decoded is not None else edit.new_text)
+                    position = edit.end
+                pieces.append(json.loads(f'"{text[position : end - 1]}"'))
+            result[path] = "".join(pieces)
+    except ValueError:
+        return None
+    return result
+
+
+def _joined_source(source: Any) -> Any:
+    if isinstance(source, list) and all(isinstance(piece, str) for piece in source):
+        return "".join(source)
+    return source
+
+
+def _without_cells(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    rest = {key: value for key, value in data.items() if key not in ("cells", "worksheets")}
+    worksheets = data.get("worksheets")
+    if isinstance(worksheets, list):
+        rest["worksheets"] = [
+            {key: value for key, value in sheet.items() if key != "cells"} if isinstance(sheet, dict) else sheet
+            for sheet in worksheets
+        ]
+    return rest
 
 
 def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
