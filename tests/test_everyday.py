@@ -188,3 +188,42 @@ def test_a_numerator_layout_gradient_is_called_a_row_vector() -> None:
     )
     [finding] = [d for d in check_text("n.md", text).diagnostics if d.code == "TL201"]
     assert "(1×n row vector) in numerator layout" in finding.message, finding.message
+
+
+# --------------------------------------------------------------------------------------------------------
+# Layout precedence: the note's own words beat the project's default
+# --------------------------------------------------------------------------------------------------------
+
+GRADIENT = "Let $a, x \\in \\mathbb{R}^n$.\n\n$$\\frac{\\partial a^T x}{\\partial x} = a$$\n"  # denominator
+LAYOUT_NOTES = {
+    "prose": ("We use denominator layout. " + GRADIENT, "verified"),
+    "directive": ("<!-- tensorlint: layout=denominator -->\n" + GRADIENT, "verified"),
+    "directive-over-prose": (
+        "<!-- tensorlint: layout=denominator -->\nWe use numerator layout. " + GRADIENT,
+        "verified",
+    ),
+    "silent": (GRADIENT, "layout"),  # The project's default applies to a note that says nothing.
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUT_NOTES))
+@pytest.mark.parametrize("setting", ["file", "flag"])
+def test_the_notes_own_layout_beats_the_project_setting(
+    name: str, setting: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, verdict = LAYOUT_NOTES[name]
+    note = tmp_path / "n.md"
+    note.write_text(text)
+    if setting == "file":
+        (tmp_path / "tensorlint.toml").write_text('layout = "numerator"\n')
+        options = ["check"]
+    else:
+        options = ["check", "--isolated", "--layout", "numerator"]
+    _, out, _ = run(capsys, *options, "--format", "json", str(note))
+    [claim] = json.loads(out)["files"][0]["claims"]
+    assert claim["verdict"] == verdict, claim
+    run(capsys, *options, "--fix", str(note))
+    if verdict == "verified":
+        assert note.read_text() == text  # --fix never rewrites a claim that holds in the note's layout.
+    else:
+        assert "= a^T$$" in note.read_text()

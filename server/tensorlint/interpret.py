@@ -216,7 +216,10 @@ class Interpreter:
         # Where the statement being read stands, for the symbols it declares or defines.
         self.current_at: tuple[int, int] = (0, 0)
         self.symbols: list[Symbol] = []
-        if config.layout != "auto":
+        # The project's layout is a default for notes that say nothing: the note's own words (a directive,
+        # then prose) replace it. ``layout_default`` is true while the layout is still that default.
+        self.layout_default = config.layout != "auto"
+        if self.layout_default:
             self.env.layout, self.env.layout_fixed = config.layout, True
             self.env.version += 1
 
@@ -270,6 +273,7 @@ class Interpreter:
         if body.startswith("layout="):
             value = body.split("=", 1)[1].partition(" -- ")[0].strip()
             if value in ("numerator", "denominator"):
+                self.layout_default = False
                 self.env.layout, self.env.layout_where, self.env.layout_fixed = value, at, True
                 self.env.layout_source = f"a directive {self.place(at)}"
                 self.env.version += 1
@@ -288,7 +292,8 @@ class Interpreter:
         assert isinstance(fact, ProseFact)
         config = self.config
         self.current_at = (fact.offset, fact.offset)
-        if fact.kind == "layout" and not self.env.layout_fixed:
+        if fact.kind == "layout" and (not self.env.layout_fixed or self.layout_default):
+            self.layout_default = False
             self.env.layout, self.env.layout_where, self.env.layout_fixed = fact.value, fact.offset, True
             self.env.layout_source = f"the prose {self.place(fact.offset)}"
             self.env.version += 1
