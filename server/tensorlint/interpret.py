@@ -379,7 +379,11 @@ class Interpreter:
                 listed = []
             else:
                 listed = []
+            tail = self.previous_tail
             self.statement(chain, span)
+            if statement.remark:
+                # A remark's equation (`& & \text{from } x^T y = y^T x`) is not what the next row continues.
+                self.previous_tail = tail
 
     def statement(self, chain: ast.Chain, span: MathSpan) -> None:
         parts: list[Part | None] = [Part(node, span) if node is not None else None for node in chain.parts]
