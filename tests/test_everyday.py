@@ -7,6 +7,7 @@ import io
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,27 @@ def test_the_notes_own_layout_beats_the_project_setting(
         assert note.read_text() == text  # --fix never rewrites a claim that holds in the note's layout.
     else:
         assert "= a^T$$" in note.read_text()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Linear scans (benchmarks/hostile.py measures them; these bounds are loose enough for a loaded machine
+# and far below the minutes the quadratic scans took)
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("<!--\n" * 50_000, id="50000-unclosed-comments"),  # Took 55 s.
+        pytest.param(
+            "| a | b | c |\n|---|---|---|\n" + "| $x_{1}$ | $A^T B$ | words here |\n" * 20_000, id="table-of-formulas"
+        ),  # A paragraph of 40,000 formulas: over a minute.
+        pytest.param("| a | b | c |\n|---|---|---|\n" + "| alpha | beta | gamma |\n" * 40_000, id="table-of-words"),
+    ],
+)
+def test_hostile_markdown_is_read_in_linear_time(text: str) -> None:
+    check_text("warm-up.md", "$a = a$")
+    started = time.perf_counter()
+    result = check_text("n.md", text)
+    assert time.perf_counter() - started < 20
+    assert "TL900" not in [diagnostic.code for diagnostic in result.diagnostics]

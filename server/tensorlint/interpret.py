@@ -103,6 +103,10 @@ def dims_of_set(node: ast.Node) -> tuple | None:
     return tuple(dims)
 
 
+# A span's placeholder in prose text (``Prose.text``), ``$12$``.
+_PROSE_MARKER = re.compile(r"\$(\d{1,9})\$")
+
+
 def is_small_integer(text: str) -> bool:
     """ASCII digits that ``int`` converts quickly (``"²".isdigit()`` is true, but ``int("²")`` fails)."""
     return text.isascii() and text.isdigit() and len(text) <= 18
@@ -227,6 +231,7 @@ class Interpreter:
 
     def run(self) -> FileResult:
         document = self.document
+        self.prose_markers: dict[int, int] | None = None
         events: list[tuple[int, int, object]] = []
         events.extend((span.start, 1, span) for span in document.spans)
         events.extend((prose.start, 0, prose) for prose in document.prose)
@@ -242,6 +247,7 @@ class Interpreter:
                 self.directive(event.body, event.start)  # type: ignore[attr-defined]
             else:
                 self.last_prose = event.text  # type: ignore[attr-defined]
+                self.prose_markers = None
                 for fact in facts(event.text, span_texts, event.start):  # type: ignore[attr-defined]
                     self.prose_fact(fact)
         return FileResult(
@@ -250,10 +256,14 @@ class Interpreter:
 
     def prose_before(self, number: int) -> str:
         """The words just before span ``number``: in its own paragraph, or the end of the last one."""
-        marker = f"${number}$"
-        position = self.last_prose.find(marker)
-        before = self.last_prose[:position] if position >= 0 else self.last_prose
-        return before[-160:]
+        if self.prose_markers is None:
+            # Where each span's ``$k$`` stands, found once per paragraph: a search per span was quadratic
+            # in a paragraph of many spans (a table of 50,000 formulas).
+            self.prose_markers = {}
+            for marker in _PROSE_MARKER.finditer(self.last_prose):
+                self.prose_markers.setdefault(int(marker.group(1)), marker.start())
+        position = self.prose_markers.get(number, len(self.last_prose))
+        return self.last_prose[max(0, position - 160) : position]
 
     def line(self, offset: int) -> int:
         return self.document.text.count("\n", 0, offset) + 1
