@@ -8,11 +8,13 @@ one, a crash on a malformed message).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -290,7 +292,7 @@ async def test_hover_on_a_name_gives_its_shape_and_where_it_was_declared(client:
     await published(client, uri, version=1)
     line = SEED.read_text(encoding="utf-8").splitlines()[21]
     text = await hover_at(client, uri, 21, line.index("\\partial W") + len("\\partial "))
-    assert text.startswith("`W`: n×m matrix, declared on line 1 in words")
+    assert text.startswith("`W`: n×m matrix, stated on line 1 in words")
     assert "tensorlint: shapes cannot agree" in text  # The claim around the name follows.
 
 
@@ -298,7 +300,13 @@ async def test_hover_on_a_derivative_gives_its_shape_and_verified_forms(client: 
     uri = open_note(client, SEED.read_text(encoding="utf-8"))
     await published(client, uri, version=1)
     line = SEED.read_text(encoding="utf-8").splitlines()[21]
-    text = await hover_at(client, uri, 21, line.index("\\cfrac") + 2)
+    # A hover never waits long for a derivative: the first may say it is being worked out; a later one
+    # shows the forms.
+    for _ in range(int(WAIT / 0.1)):
+        text = await hover_at(client, uri, 21, line.index("\\cfrac") + 2)
+        if "working out" not in text:
+            break
+        await asyncio.sleep(0.1)
     derivative = text.split("---")[0]
     assert derivative.startswith("**∂(W\\mathbf{x})/∂W**: third-order tensor n×n×m")
     assert "index form: `\\frac{\\partial (W \\mathbf{x})_{i}}{\\partial W_{kl}} = \\delta_{ik} x_{l}`" in derivative
@@ -320,7 +328,7 @@ async def test_hover_on_a_name_with_a_declaration_in_math(client: LanguageClient
     uri = open_note(client, DECLARED + TRUE_CLAIM)
     await published(client, uri, version=1)
     text = await hover_at(client, uri, 2, TRUE_CLAIM.index("x^T"))
-    assert text.startswith("`x`: n-vector, declared on line 1: ")
+    assert text.startswith("`x`: n-vector, stated on line 1: ")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -372,26 +380,46 @@ async def test_a_name_of_unknown_shape_can_be_declared(client: LanguageClient):
 
 
 async def test_a_fix_from_the_core_becomes_the_preferred_quick_fix(client: LanguageClient):
-    """The checker's fixes travel in the diagnostic's data; the action applies them as they are."""
+    """The checker's fix travels in the diagnostic's data; the action applies it as it is."""
     uri = open_note(client, DECLARED + FALSE_CLAIM)
     (diagnostic,) = await published(client, uri, version=1)
-    replacement = types.Range(types.Position(2, 38), types.Position(2, 43))
-    for code, title, expected in (
-        ("TL201", "Replace with (A + A^T) x", "Replace with (A + A^T) x"),
-        ("TL203", "", "Switch layout (transpose)"),
-    ):
-        diagnostic.code = code
-        diagnostic.data = {
-            "version": 1,
-            "fix": {"title": title, "edits": [{"range": json.loads(json.dumps(_range(replacement))), "newText": "X"}]},
-        }
-        actions = await actions_for(client, uri, [diagnostic])
-        fix = actions[0]
-        assert (fix.title, fix.is_preferred, fix.kind) == (expected, True, types.CodeActionKind.QuickFix)
-        assert [(edit.range, edit.new_text) for edit in edits_of(fix)] == [(replacement, "X")]
-    # A fix computed for an older version of the text is not offered.
-    diagnostic.data["version"] = 0
+    fix = diagnostic.data["fix"]
+    actions = await actions_for(client, uri, [diagnostic])
+    preferred = actions[0]
+    assert (preferred.title, preferred.is_preferred, preferred.kind) == (
+        fix["title"],
+        True,
+        types.CodeActionKind.QuickFix,
+    )
+    assert [edit["newText"] for edit in fix["edits"]] == ["(A + A^T) x"], fix
+    assert [(_range(edit.range), edit.new_text) for edit in edits_of(preferred)] == [
+        (edit["range"], edit["newText"]) for edit in fix["edits"]
+    ]
+    # Once the text has changed, the fix (computed for the old text) is no longer offered.
+    change(client, uri, 2, DECLARED + "\n" + FALSE_CLAIM)
     assert all(not action.is_preferred for action in await actions_for(client, uri, [diagnostic]))
+
+
+async def test_code_actions_only_for_diagnostics_the_server_published(client: LanguageClient):
+    """A client may send back any diagnostic that says it comes from tensorlint: only the server's own get
+    actions, and a fix is never taken from the data a client sends."""
+    uri = open_note(client, DECLARED + FALSE_CLAIM)
+    (diagnostic,) = await published(client, uri, version=1)
+    replacement = types.Range(types.Position(2, 3), types.Position(2, 8))
+    forged_fix = {"version": 1, "fix": {"title": "Delete", "edits": [{"range": _range(replacement), "newText": ""}]}}
+    forgeries = [
+        types.Diagnostic(diagnostic.range, "made up", code="TL201", source="tensorlint", data=forged_fix),
+        types.Diagnostic(replacement, diagnostic.message, code="TL201", source="tensorlint", data=forged_fix),
+        types.Diagnostic(diagnostic.range, diagnostic.message, code="TL203", source="tensorlint", data=forged_fix),
+        types.Diagnostic(diagnostic.range, diagnostic.message, code=diagnostic.code, source="other"),
+    ]
+    for forged in forgeries:
+        assert await actions_for(client, uri, [forged]) == [], forged
+    # The server's own diagnostic with forged data: the server's fix, not the client's.
+    own = types.Diagnostic(diagnostic.range, diagnostic.message, code="TL201", source="tensorlint", data=forged_fix)
+    actions = await actions_for(client, uri, [own])
+    assert actions and actions[0].title != "Delete"
+    assert [edit.new_text for edit in edits_of(actions[0])] == [e["newText"] for e in diagnostic.data["fix"]["edits"]]
 
 
 def _range(value: types.Range) -> dict[str, Any]:
@@ -536,7 +564,7 @@ async def test_notebook_markdown_cells_are_one_note(client: LanguageClient):
     assert codes(await published(client, cell_uris[2], version=1)) == [("TL201", 2)]
     assert codes(await published(client, cell_uris[0], version=1)) == []
     text = await hover_at(client, cell_uris[2], 2, FALSE_CLAIM.index("x^T"))
-    assert text.startswith("`x`: n-vector, declared on line 1 of another cell: ")
+    assert text.startswith("`x`: n-vector, stated on line 1 of another cell: ")
     assert "tensorlint: false" in text
 
     client.notebook_document_did_change(
@@ -719,3 +747,172 @@ def test_the_server_listens_on_tcp_for_debugging():
     finally:
         server.kill()
         server.wait()
+
+
+# --------------------------------------------------------------------------------------------------------
+# The protocol, as raw JSON-RPC over the server's stdio
+# --------------------------------------------------------------------------------------------------------
+
+
+class RawServer:
+    """``tensorlint serve`` in a subprocess, spoken to in framed JSON, past any client library's checks."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(SERVE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.messages: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        while True:
+            length = 0
+            while True:
+                header = stream.readline()
+                if not header:
+                    return
+                if header.lower().startswith(b"content-length:"):
+                    length = int(header.split(b":")[1])
+                if header in (b"\r\n", b"\n"):
+                    break
+            message = json.loads(stream.read(length))
+            with self.lock:
+                self.messages.append(message)
+
+    def send(self, message: dict[str, Any] | str) -> None:
+        body = (message if isinstance(message, str) else json.dumps({"jsonrpc": "2.0", **message})).encode()
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.process.stdin.flush()
+
+    def reply(self, matches: Any) -> dict[str, Any]:
+        """The first message (a reply, not a request from the server) for which ``matches`` holds."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            with self.lock:
+                for message in self.messages:
+                    if "method" not in message and matches(message):
+                        return message
+            time.sleep(0.02)
+        raise AssertionError(f"no reply; got {self.messages}")
+
+    def notification(self, method: str, matches: Any = lambda params: True) -> dict[str, Any]:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            with self.lock:
+                for message in self.messages:
+                    if message.get("method") == method and matches(message.get("params")):
+                        return message
+            time.sleep(0.02)
+        raise AssertionError(f"no {method}; got {self.messages}")
+
+    def open(self, text: str) -> str:
+        uri = uri_for()
+        document = {"uri": uri, "languageId": "markdown", "version": 1, "text": text}
+        self.send({"method": "textDocument/didOpen", "params": {"textDocument": document}})
+        return uri
+
+    def initialize(self) -> None:
+        self.send({"id": 1, "method": "initialize", "params": {"capabilities": {}, "processId": None}})
+        self.reply(lambda message: message.get("id") == 1)
+        self.send({"method": "initialized", "params": {}})
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+@pytest.fixture
+def raw():
+    server = RawServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+HOVER_PARAMS = {"textDocument": {"uri": "file:///nowhere.md"}, "position": {"line": 0, "character": 0}}
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+@pytest.mark.parametrize(
+    ("request_id", "expected_id"),
+    [({}, None), ([], None), (1.5, None), (True, None), (None, None), ("fine", "fine"), (7, 7)],
+)
+def test_a_request_id_that_is_not_a_number_or_a_string_is_an_invalid_request(
+    raw: RawServer, request_id: Any, expected_id: Any
+):
+    raw.initialize()
+    raw.send({"id": request_id, "method": "textDocument/hover", "params": HOVER_PARAMS})
+    raw.send({"id": "after", "method": "textDocument/hover", "params": HOVER_PARAMS})
+    if request_id in ("fine", 7):
+        # A valid id gets its answer (no hover on a document the server never saw).
+        assert raw.reply(lambda message: message.get("id") == expected_id) == {
+            "jsonrpc": "2.0",
+            "id": expected_id,
+            "result": None,
+        }
+    else:
+        failure = raw.reply(lambda message: "error" in message)
+        assert failure["id"] is None and failure["error"]["code"] == -32600, failure
+    # The server goes on.
+    assert raw.reply(lambda message: message.get("id") == "after")["result"] is None
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_a_request_after_shutdown_is_an_invalid_request_and_exit_ends_with_0(raw: RawServer):
+    raw.initialize()
+    raw.send({"id": 2, "method": "shutdown"})
+    assert raw.reply(lambda message: message.get("id") == 2) == {"jsonrpc": "2.0", "id": 2, "result": None}
+    raw.send({"id": 3, "method": "textDocument/hover", "params": HOVER_PARAMS})
+    failure = raw.reply(lambda message: message.get("id") == 3)
+    assert failure["error"]["code"] == -32600, failure
+    # A notification after shutdown is dropped: no reply, and the server still exits cleanly.
+    raw.send({"method": "textDocument/didOpen", "params": {"textDocument": {}}})
+    raw.send({"method": "exit"})
+    assert raw.process.wait(timeout=WAIT) == 0
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+@pytest.mark.parametrize("initialized", [True, False])
+def test_exit_without_shutdown_ends_with_1(raw: RawServer, initialized: bool):
+    if initialized:
+        raw.initialize()
+        text = DECLARED + FALSE_CLAIM
+        document = {"uri": uri_for(), "languageId": "markdown", "version": 1, "text": text}
+        raw.send({"method": "textDocument/didOpen", "params": {"textDocument": document}})
+    raw.send({"method": "exit"})
+    assert raw.process.wait(timeout=WAIT) == 1
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_a_hostile_note_being_checked_does_not_stall_hovers_on_other_notes(raw: RawServer):
+    """50,000 unclosed comments keep a check busy for a long time (tens of seconds before the scan was made
+    linear): hovers on other notes are still answered at once, from their own results."""
+    raw.initialize()
+    raw.open("<!--\n" * 50_000 + "$$x = y$$\n")
+    uri = raw.open(DECLARED + FALSE_CLAIM)
+    raw.notification("textDocument/publishDiagnostics", lambda params: params["uri"] == uri)
+    times = []
+    for number in range(5):
+        position = {"line": 2, "character": FALSE_CLAIM.index("2 A")}
+        started = time.monotonic()
+        raw.send(
+            {
+                "id": f"hover-{number}",
+                "method": "textDocument/hover",
+                "params": {"textDocument": {"uri": uri}, "position": position},
+            }
+        )
+        reply = raw.reply(lambda message, number=number: message.get("id") == f"hover-{number}")
+        times.append(time.monotonic() - started)
+        assert "tensorlint: false" in reply["result"]["contents"]["value"]
+    # Generous, so that a loaded machine does not fail it; a stalled server takes tens of seconds.
+    assert sorted(times)[2] < 3.0, times
