@@ -659,9 +659,9 @@ async def test_malformed_messages_get_errors_and_the_server_goes_on(client: Lang
     assert codes(await published(client, uri, version=1)) == [("TL201", 2)]
 
 
-FAULTY_SERVER = """
+FAULTY_WORKER = """
 import time
-import tensorlint.core, tensorlint.extract, tensorlint.lsp
+import tensorlint.core, tensorlint.extract, tensorlint.lsp_worker
 
 real_check, real_extract = tensorlint.core.check_text, tensorlint.extract.extract
 
@@ -673,6 +673,12 @@ def check_text(path, text, config=None, cache=None):
         for _ in range(400):
             cache.get(("", "", "", ""))
             time.sleep(0.05)
+    if "STUCK" in text:
+        # A check stuck inside one step (as a regular expression over a hostile note can be): it never looks
+        # at its cache, and holds the interpreter lock.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            sum(range(10_000))
     return real_check(path, text, config, cache)
 
 def extract(path, text):
@@ -682,6 +688,13 @@ def extract(path, text):
 
 tensorlint.core.check_text = check_text
 tensorlint.extract.extract = extract
+raise SystemExit(tensorlint.lsp_worker.main())
+"""
+# The real server, with a checker process that fails or is slow on demand.
+FAULTY_SERVER = f"""
+import sys
+import tensorlint.lsp
+tensorlint.lsp.WORKER_COMMAND = [sys.executable, "-c", {FAULTY_WORKER!r}]
 raise SystemExit(tensorlint.lsp.main())
 """
 
@@ -714,6 +727,33 @@ async def test_an_edit_cancels_a_long_check(faulty: LanguageClient):
     # Without cancellation the slow check would hold the note for 20 seconds.
     assert time.monotonic() - started < 10
     assert [p.version for p in faulty.published if p.uri == uri] == [2]  # type: ignore[attr-defined]
+
+
+async def test_an_edit_ends_a_check_that_does_not_stop_and_hovers_go_on(faulty: LanguageClient):
+    """A check stuck in one step never sees that it was cancelled: its process is ended and started again.
+    Meanwhile hovers, on this note and others, are answered from the last results."""
+    other = open_note(faulty, DECLARED + FALSE_CLAIM)
+    await published(faulty, other, version=1)
+    uri = open_note(faulty, DECLARED + FALSE_CLAIM)
+    await published(faulty, uri, version=1)
+    change(faulty, uri, 2, "STUCK\n\n" + DECLARED + FALSE_CLAIM)
+    await asyncio.sleep(0.5)  # The debounce is 50 ms: the stuck check is running.
+    for target, line in ((uri, 4), (other, 2)):
+        started = time.monotonic()
+        text = await hover_at(faulty, target, line, FALSE_CLAIM.index("2 A"))
+        assert "tensorlint: false" in text
+        assert time.monotonic() - started < 5  # Generous; without the checker process it waits a minute.
+    # Inside the part that changed since the last result there is nothing to say yet.
+    assert (
+        await faulty.text_document_hover_async(
+            types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(0, 2))
+        )
+        is None
+    )
+    started = time.monotonic()
+    change(faulty, uri, 3, DECLARED + TRUE_CLAIM)
+    assert codes(await published(faulty, uri, version=3)) == []
+    assert time.monotonic() - started < 30  # The stuck check would have held the checker for a minute.
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
@@ -897,9 +937,10 @@ def test_a_hostile_note_being_checked_does_not_stall_hovers_on_other_notes(raw: 
     """50,000 unclosed comments keep a check busy for a long time (tens of seconds before the scan was made
     linear): hovers on other notes are still answered at once, from their own results."""
     raw.initialize()
-    raw.open("<!--\n" * 50_000 + "$$x = y$$\n")
     uri = raw.open(DECLARED + FALSE_CLAIM)
     raw.notification("textDocument/publishDiagnostics", lambda params: params["uri"] == uri)
+    raw.open("<!--\n" * 50_000 + "$$x = y$$\n")
+    time.sleep(0.5)  # Its check has started.
     times = []
     for number in range(5):
         position = {"line": 2, "character": FALSE_CLAIM.index("2 A")}

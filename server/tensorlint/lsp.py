@@ -34,14 +34,14 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import itertools
 import logging
 import os
+import pickle
 import re
 import sys
-import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -51,7 +51,8 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcMet
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from tensorlint import __version__, core, report, rules
+from tensorlint import __version__, report, rules
+from tensorlint.lsp_worker import DerivativeInfo
 from tensorlint.model import Claim, Config, Diagnostic, FileResult
 
 logger = logging.getLogger(__name__)
@@ -76,10 +77,12 @@ REQUEST_WAIT_SECONDS = 30.0
 DERIVE_SECONDS = 10.0
 DERIVE_WAIT_SECONDS = 0.03
 DERIVATIVES_KEPT = 256
+# How long a cancelled check may take to stop before its process is ended, and the command of that process
+# (tests replace it with a checker that fails on purpose).
+STOP_SECONDS = 2.0
+WORKER_COMMAND = [sys.executable, "-m", "tensorlint.lsp_worker"]
 # What a hover says of a derivative still being worked out.
 PENDING = "working out its closed and index forms: hover again in a moment"
-# The pause after publishing before the name index (for hover and inlay hints) is built, unless asked for.
-NAMES_DELAY_SECONDS = 0.1
 
 _SEVERITIES = {
     "error": types.DiagnosticSeverity.Error,
@@ -312,42 +315,150 @@ class Segment:
         return self.start + len(self.text)
 
 
-class _CheckCancelled(BaseException):
-    """Raised inside the core (through the cache) when a newer edit makes a running check pointless.
-
-    A ``BaseException``, so that the core's safety net (``except Exception``) lets it through.
-    """
+class WorkerGone(Exception):
+    """The checker process ended (it was stopped, or it crashed) before it answered."""
 
 
-def _claim_cache_class() -> type:
-    from tensorlint.interpret import ClaimCache
+class Checker:
+    """The checker process (``lsp_worker``), seen from the server's event loop: requests go out framed and
+    pickled, answers come back to the futures that wait for them. Started on first use and again after it
+    ends; ended when a cancelled check does not stop within ``STOP_SECONDS`` (it is stuck inside one step,
+    such as a regular expression over a hostile note), and when the server shuts down."""
 
-    class CancellableCache(ClaimCache):
-        """A claim cache that stops the check using it, at its next claim, once ``stale()`` is true.
+    def __init__(self, command: Sequence[str]) -> None:
+        self.command = list(command)
+        self.process: asyncio.subprocess.Process | None = None
+        self.starting: asyncio.Future[asyncio.subprocess.Process] | None = None
+        # Answers awaited by job number; the names that follow a check, by (job, "names").
+        self.waiting: dict[Any, asyncio.Future[Any]] = {}
+        self.jobs = itertools.count(1)
+        self.closed = False
 
-        An interrupted run keeps what both runs learnt, so the next run still reuses every verdict.
-        """
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.stale: Callable[[], bool] = lambda: False
-            self.interrupted = False
+    async def _process(self) -> asyncio.subprocess.Process:
+        if self.process is not None and self.process.returncode is None:
+            return self.process
+        if self.starting is None:
+            self.starting = asyncio.ensure_future(self._start())
+        try:
+            return await asyncio.shield(self.starting)
+        finally:
+            if self.starting is not None and self.starting.done():
+                self.starting = None
 
-        def get(self, key: tuple[str, str, str, str]) -> Any:
-            if self.stale():
-                self.interrupted = True
-                raise _CheckCancelled
-            return super().get(key)
+    async def _start(self) -> asyncio.subprocess.Process:
+        if self.closed:
+            raise WorkerGone("the server is shutting down")
+        process = await asyncio.create_subprocess_exec(
+            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        self.process = process
+        _keep(asyncio.ensure_future(self._read(process)))
+        return process
 
-        def next_run(self) -> None:
-            if self.interrupted:
-                self.interrupted = False
-                self.previous.update(self.current)
-                self.current, self.hits = {}, 0
-            else:
-                super().next_run()
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        from tensorlint.lsp_worker import HEADER
 
-    return CancellableCache
+        assert process.stdout is not None
+        try:
+            while True:
+                header = await process.stdout.readexactly(HEADER.size)
+                (length,) = HEADER.unpack(header)
+                body = await process.stdout.readexactly(length)
+                try:
+                    message = pickle.loads(body)
+                except Exception as error:  # A message this server cannot read: its request stays unanswered.
+                    logger.error("unreadable answer from the checker process: %s", error)
+                    continue
+                key = (message[1], "names") if message[0] == "names" else message[1]
+                future = self.waiting.pop(key, None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+                if message[0] == "failed" or (message[0] == "checked" and message[2] is None):
+                    names = self.waiting.pop((message[1], "names"), None)  # None will come.
+                    if names is not None and not names.done():
+                        names.set_result(("names", message[1], None, None))
+        except (asyncio.IncompleteReadError, ConnectionError) as error:
+            logger.info("the checker process ended: %s", error)
+        finally:
+            if self.process is process:
+                self.process = None
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            for future in list(self.waiting.values()):
+                if not future.done():
+                    future.set_exception(WorkerGone("the checker process ended"))
+            self.waiting.clear()
+
+    def submit(self, kind: str, *arguments: Any) -> tuple[int, asyncio.Future[Any]]:
+        """Send a request; its job number and the future of its answer (for a check, ``names(job)`` is the
+        future of the names that follow it)."""
+        from tensorlint.lsp_worker import frame
+
+        job = next(self.jobs)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.waiting[job] = future
+        if kind == "check":
+            names: asyncio.Future[Any] = loop.create_future()
+            names.add_done_callback(lambda done: done.cancelled() or done.exception())  # Often not awaited.
+            self.waiting[(job, "names")] = names
+
+        async def send() -> None:
+            try:
+                process = await self._process()
+                assert process.stdin is not None
+                process.stdin.write(frame((kind, job, *arguments)))
+                await process.stdin.drain()
+            except Exception as error:
+                for key in (job, (job, "names")):
+                    waiting = self.waiting.pop(key, None)
+                    if waiting is not None and not waiting.done():
+                        waiting.set_exception(WorkerGone(str(error)))
+
+        _keep(asyncio.ensure_future(send()))
+        return job, future
+
+    def names(self, job: int) -> asyncio.Future[Any] | None:
+        return self.waiting.get((job, "names"))
+
+    def cancel(self, job: int, future: asyncio.Future[Any]) -> None:
+        """Stop a check at its next claim; end the process if it has not stopped ``STOP_SECONDS`` later."""
+        from tensorlint.lsp_worker import frame
+
+        process = self.process
+        if process is None or process.stdin is None or future.done():
+            return
+        with contextlib.suppress(Exception):
+            process.stdin.write(frame(("cancel", job)))
+
+        def stuck() -> None:
+            if not future.done() and self.process is process:
+                logger.warning("a cancelled check did not stop: the checker process is restarted")
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+
+        asyncio.get_running_loop().call_later(STOP_SECONDS, stuck)
+
+    def close(self) -> None:
+        self.closed = True
+        process = self.process
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+
+
+_TASKS: set[asyncio.Future[Any]] = set()
+
+
+def _keep(task: asyncio.Future[Any]) -> None:
+    """Hold a background task until it is done (the event loop keeps only weak references)."""
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
 
 
 @dataclass
@@ -363,13 +474,12 @@ class Checked:
     config: Config
     names: _NameIndex | None = None
     names_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    names_wanted: asyncio.Event = field(default_factory=asyncio.Event)
+    names_future: asyncio.Future[Any] | None = None  # The checker's answer with the math spans.
 
     def segment(self, uri: str) -> Segment | None:
         return next((segment for segment in self.segments if segment.uri == uri), None)
 
     async def wait_names(self) -> None:
-        self.names_wanted.set()
         if not self.names_ready.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.names_ready.wait(), timeout=REQUEST_WAIT_SECONDS)
@@ -384,7 +494,7 @@ class Note:
     segments: list[Segment]
     notebook: bool = False
     revision: int = 0
-    cache: Any = None
+    running: tuple[int, asyncio.Future[Any]] | None = None  # The check in the checker process, if any.
     checked: Checked | None = None
     named: Checked | None = None  # The newest result whose name index is built, for hovers.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -622,14 +732,13 @@ class _NameIndex:
         return [binding for binding in self.bindings if binding.key == key]
 
 
-def build_name_index(path: str, text: str, symbols: Sequence[Any], unify_fonts: bool) -> _NameIndex:
-    """The math spans of the note (from ``extract``) and a binding for each of the core's symbols."""
-    from tensorlint.extract import extract
-
-    document = extract(path, text)
-    spans = sorted(document.spans, key=lambda span: span.start)
+def name_index(
+    math: Sequence[Any], directives: Sequence[tuple[int, int]], symbols: Sequence[Any], unify_fonts: bool
+) -> _NameIndex:
+    """The note's math spans and directive ranges (``extract``'s, from the checker process) with a binding
+    for each of the core's symbols."""
+    spans = sorted(math, key=lambda span: span.start)
     starts = [span.start for span in spans]
-    directives = [(directive.start, directive.end) for directive in document.directives]
 
     def span_holding(offset: int) -> Any:
         index = bisect.bisect_right(starts, offset) - 1
@@ -717,38 +826,6 @@ def _plain_dim(dim: Any) -> bool:
     return isinstance(dim, int) or (isinstance(dim, str) and dim.isidentifier())
 
 
-@dataclass(frozen=True)
-class DerivativeInfo:
-    """What hover shows for a derivative, from ``derive.derive_latex``."""
-
-    title: str
-    shape: str
-    closed_form: str | None
-    index_form: str | None
-    notes: tuple[str, ...]
-
-
-def derive_for_hover(
-    expression: str, wrt: str, lets: tuple[str, ...], layout: str | None, config: Config
-) -> DerivativeInfo | None:
-    """The shape, closed form and index form of ``∂expression/∂wrt`` under the note's declarations; only
-    forms the core verified are shown. ``None`` when it cannot be derived."""
-    try:
-        from tensorlint.derive import derive_latex
-
-        result, _ = derive_latex(expression, wrt, list(lets), layout, config)
-    except Exception:  # Not derivable here (unknown notation, an undeclared name): hover goes without it.
-        return None
-    if not result.shape:
-        return None
-    closed = result.closed_form
-    index = result.index_form
-    closed_form = closed.latex if closed is not None and closed.verified else None
-    index_form = f"{result.index_left} = {index.latex}" if index is not None and index.verified else None
-    shape = f"{result.shape} ({result.kind}, {result.layout} layout)" if result.kind else result.shape
-    return DerivativeInfo(f"∂({expression})/∂{wrt}", shape, closed_form, index_form, tuple(result.notes))
-
-
 # --------------------------------------------------------------------------------------------------------
 # The server
 # --------------------------------------------------------------------------------------------------------
@@ -810,14 +887,12 @@ class TensorlintServer(LanguageServer):
         self.settings = Settings()
         self.settings_ready = asyncio.Event()
         self.generation = 0
-        # Checks of notes (two at a time), and the short jobs hovers need (name indexes, derivatives) in a
-        # worker of their own, so that a long check never delays a hover.
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tensorlint-check")
-        self.helpers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tensorlint-hover")
+        # Every check, name index and derivative runs in the checker process, never on the event loop.
+        self.checker = Checker(WORKER_COMMAND)
         self.exit_code = 0
         self._reported: set[str] = set()  # Configuration problems already logged.
         self.derivatives: OrderedDict[tuple[Any, ...], DerivativeInfo | None] = OrderedDict()  # LRU
-        self.deriving: dict[tuple[Any, ...], asyncio.Future[DerivativeInfo | None]] = {}
+        self.deriving: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self.tasks: set[asyncio.Future[None]] = set()
 
     # Client capabilities -----------------------------------------------------------------------------
@@ -870,8 +945,8 @@ class TensorlintServer(LanguageServer):
         self.settings_ready.set()
         if changed:
             for note in list(self.notes.values()):
+                self.forget(note)  # Verdicts depend on trials and tolerance: start afresh.
                 self.touch(note, delay=0.0)
-                note.cache = None  # Verdicts depend on trials and tolerance: start afresh.
             if self._capability("workspace.inlay_hint.refresh_support"):
                 _quietly(self.workspace_inlay_hint_refresh(None))
 
@@ -968,7 +1043,9 @@ class TensorlintServer(LanguageServer):
 
     def _close(self, note: Note, clear: bool) -> None:
         note.closed = True
-        note.revision += 1  # A running check sees that its revision is stale and stops.
+        note.revision += 1
+        self._stop(note)
+        self.forget(note)
         self.notes.pop(note.key, None)
         for segment in note.segments:
             if self.owners.get(segment.uri) == note.key:
@@ -988,13 +1065,26 @@ class TensorlintServer(LanguageServer):
 
     def touch(self, note: Note, delay: float, edited: bool = True) -> None:
         """Schedule a check of the note's current text after ``delay`` seconds; an edit makes any result
-        for the previous text stale and asks a running check to stop."""
+        for the previous text stale and stops a running check of the note."""
         if edited or note.current() is None:
-            note.revision += 1  # A running check sees that its revision is stale and stops.
+            note.revision += 1
             note.ready.clear()
+            self._stop(note)
         task = asyncio.ensure_future(self._check_later(note, note.revision, delay))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _stop(self, note: Note) -> None:
+        """A newer text supersedes the check that is running: it stops at its next claim (or its process
+        is ended, if it does not)."""
+        if note.running is not None:
+            self.checker.cancel(*note.running)
+
+    def forget(self, note: Note) -> None:
+        """Drop the verdicts the checker keeps for the note."""
+        if not self.checker.closed:
+            _, future = self.checker.submit("forget", note.key)
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def _check_later(self, note: Note, revision: int, delay: float) -> None:
         if delay > 0:
@@ -1006,33 +1096,50 @@ class TensorlintServer(LanguageServer):
                 await asyncio.wait_for(self.settings_ready.wait(), timeout=2.0)
             except asyncio.TimeoutError:
                 self.settings_ready.set()
-        try:
-            async with note.lock:
-                if note.revision != revision or note.closed or note.current() is not None:
-                    return
-                checked = await self._check(note, revision)
-            if checked is not None:
-                await self._index_names(note, checked)
-        except RuntimeError as error:  # The executor is gone: the server is shutting down.
-            logger.info("check not run: %s", error)
+        async with note.lock:
+            if note.revision != revision or note.closed or note.current() is not None:
+                return
+            checked = await self._check(note, revision)
+        if checked is not None:
+            await self._index_names(note, checked)
 
     async def _check(self, note: Note, revision: int) -> Checked | None:
-        """Check the note's text of ``revision`` and publish the result, unless it is stale by then."""
-        if note.cache is None:
-            note.cache = _claim_cache_class()()
+        """Check the note's text of ``revision`` in the checker process and publish the result, unless it is
+        stale by then. A check lost with its process (ended because another check was stuck) is tried
+        again."""
         segments = list(note.segments)
-        text, path, cache = note.text, note.path, note.cache
-        cache.stale = lambda: note.revision != revision
+        text, path = note.text, note.path
         effective = self.effective(note)
-        loop = asyncio.get_running_loop()
+        result: FileResult | None = None
+        failure: str | None = None
+        names: asyncio.Future[Any] | None = None
         if effective.excluded_by is not None:
             # The project excludes this file (``exclude`` in its configuration): nothing is reported.
-            outcome: tuple[FileResult, str | None] | None = (FileResult(path, text), None)
-        else:
-            outcome = await loop.run_in_executor(self.executor, _run_check, path, text, effective.config, cache)
-        if outcome is None or note.revision != revision or note.closed:
+            result = FileResult(path, text)
+        for _ in range(3):
+            if result is not None or note.revision != revision or note.closed or self.checker.closed:
+                break
+            job, future = self.checker.submit("check", note.key, path, text, effective.config)
+            names = self.checker.names(job)
+            note.running = (job, future)
+            try:
+                answer = await future
+            except WorkerGone as error:
+                logger.info("check of %s lost: %s", path, error)
+                continue
+            finally:
+                if note.running is not None and note.running[0] == job:
+                    note.running = None
+            if answer[0] == "checked":
+                result, failure = answer[2], answer[3]
+                if result is None:
+                    return None  # Cancelled: the newer text has its own check.
+            else:
+                failure = str(answer[2])
+                diagnostic = Diagnostic("TL900", "internal checker error: the checker process failed", 0, 0, "warning")
+                result = FileResult(path, text, diagnostics=[diagnostic])
+        if result is None or note.revision != revision or note.closed:
             return None  # Stopped, or the text changed meanwhile: the newer check publishes.
-        result, failure = outcome
         if failure is not None:
             self.log(f"tensorlint: the checker failed on {path}:\n{failure}", types.MessageType.Error)
         for diagnostic in result.diagnostics:
@@ -1042,6 +1149,7 @@ class TensorlintServer(LanguageServer):
         self.generation += 1
         diagnostics = convert_result(result, segments)
         checked = Checked(revision, text, result, segments, diagnostics, str(self.generation), effective.config)
+        checked.names_future = names
         note.checked = checked
         note.ready.set()
         if not self.pull_diagnostics:
@@ -1057,21 +1165,21 @@ class TensorlintServer(LanguageServer):
         return checked
 
     async def _index_names(self, note: Note, checked: Checked) -> None:
-        """The name index for hover and inlay hints, built after publishing, off the critical path. While the
-        author types, the next edit usually follows at once: it waits a moment first (unless a request asks
-        for it now), and is skipped when the note has changed meanwhile, so that it never slows the next
-        check; hovers use the newest result that has one (``Note.named``)."""
-        revision = checked.revision
-        loop = asyncio.get_running_loop()
+        """The name index for hover and inlay hints, from the math spans the checker sends right after the
+        diagnostics; hovers use the newest result that has one (``Note.named``)."""
         try:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(checked.names_wanted.wait(), timeout=NAMES_DELAY_SECONDS)
-            if note.revision != revision and not checked.names_wanted.is_set():
+            future = checked.names_future
+            if future is None:
+                _, future = self.checker.submit("names", note.path, checked.text)
+            try:
+                answer = await future
+            except WorkerGone:
                 return
-            checked.names = await loop.run_in_executor(
-                self.helpers, _run_name_index, note.path, checked.text, checked.result, checked.config
-            )
-            if checked.names is not None and (note.named is None or note.named.revision <= revision):
+            if answer[0] != "names" or answer[2] is None:
+                return
+            names = name_index(answer[2], answer[3], checked.result.symbols, checked.config.unify_fonts)
+            checked.names = names
+            if note.named is None or note.named.revision <= checked.revision:
                 note.named = checked
         finally:
             checked.names_ready.set()
@@ -1127,25 +1235,20 @@ class TensorlintServer(LanguageServer):
             return self.derivatives[key]
         future = self.deriving.get(key)
         if future is None:
-            loop = asyncio.get_running_loop()
-            future = asyncio.ensure_future(
-                asyncio.wait_for(
-                    loop.run_in_executor(self.helpers, derive_for_hover, *found, lets, layout, config),
-                    timeout=DERIVE_SECONDS,
-                )
-            )
+            _, answer = self.checker.submit("derive", *found, lets, layout, config)
+            future = asyncio.ensure_future(asyncio.wait_for(answer, timeout=DERIVE_SECONDS))
             self.deriving[key] = future
 
-            def remember(done: asyncio.Future[DerivativeInfo | None]) -> None:
+            def remember(done: asyncio.Future[Any]) -> None:
                 self.deriving.pop(key, None)
                 if not done.cancelled() and done.exception() is None:
-                    self.derivatives[key] = done.result()
+                    self.derivatives[key] = _derived(done.result())
                     while len(self.derivatives) > DERIVATIVES_KEPT:
                         self.derivatives.popitem(last=False)
 
             future.add_done_callback(remember)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout=DERIVE_WAIT_SECONDS)
+            return _derived(await asyncio.wait_for(asyncio.shield(future), timeout=DERIVE_WAIT_SECONDS))
         except asyncio.TimeoutError:
             return PENDING if not future.done() else None
         except Exception:
@@ -1155,35 +1258,17 @@ class TensorlintServer(LanguageServer):
         for note in self.notes.values():
             note.closed = True
             note.revision += 1
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        self.helpers.shutdown(wait=False, cancel_futures=True)
+        self.checker.close()
+
+
+def _derived(answer: Any) -> DerivativeInfo | None:
+    return answer[2] if isinstance(answer, tuple) and answer[0] == "derived" else None
 
 
 def _quietly(request: Any) -> None:
     """A request to the client whose answer does not matter: an error reply is dropped, not logged later."""
     with contextlib.suppress(Exception):
         request.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-
-def _run_check(path: str, text: str, config: Config, cache: Any) -> tuple[FileResult, str | None] | None:
-    """One check in a worker thread: ``None`` when cancelled; a failure becomes a TL900 diagnostic."""
-    try:
-        cache.next_run()
-        return core.check_text(path, text, config, cache), None
-    except _CheckCancelled:
-        return None
-    except Exception as error:  # The core should never raise; if it does, the note still gets a result.
-        detail = traceback.format_exception_only(type(error), error)[-1].strip()
-        diagnostic = Diagnostic("TL900", f"internal checker error: {detail}", 0, 0, "warning")
-        return FileResult(path, text, diagnostics=[diagnostic]), traceback.format_exc()
-
-
-def _run_name_index(path: str, text: str, result: FileResult, config: Config) -> _NameIndex | None:
-    try:
-        return build_name_index(path, text, result.symbols, config.unify_fonts)
-    except Exception:
-        logger.warning("no name index for %s:\n%s", path, traceback.format_exc())
-        return None
 
 
 # --------------------------------------------------------------------------------------------------------
