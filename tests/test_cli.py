@@ -691,7 +691,7 @@ def test_stdin_format_follows_the_name(capsys: pytest.CaptureFixture[str], monke
 
 def test_derive_forwards_its_arguments(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     received: list[list[str]] = []
-    fake = types.ModuleType("tensorlint.derive")
+    fake = types.ModuleType("tensorlint.derive_command")
 
     def command(argv: list[str]) -> int:
         received.append(argv)
@@ -699,14 +699,14 @@ def test_derive_forwards_its_arguments(capsys: pytest.CaptureFixture[str], monke
         return 3
 
     fake.command = command  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tensorlint.derive", fake)
+    monkeypatch.setitem(sys.modules, "tensorlint.derive_command", fake)
     argv = ["x^T A x", "--wrt", "x", "--let", "A \\in \\mathbb{R}^{n\\times n}", "--help"]
     assert run(capsys, "derive", *argv) == (3, "derived\n", "")
     assert received == [argv]
 
 
 def test_derive_without_the_module(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "tensorlint.derive", None)  # Importing it now fails.
+    monkeypatch.setitem(sys.modules, "tensorlint.derive_command", None)  # Importing it now fails.
     status, out, err = run(capsys, "derive", "x", "--wrt", "x")
     assert (status, out) == (2, "")
     assert err.startswith("tensorlint: error: this version of tensorlint has no `derive` command")

@@ -22,7 +22,8 @@ import pytest
 
 from tensorlint import ir
 from tensorlint.cli import main
-from tensorlint.derive import Derivative, command, derive_latex, environment, parse_expression, verified_form
+from tensorlint.derive import Derivative, parse_expression, verified_form
+from tensorlint.derive_command import command, derive_latex, environment
 from tensorlint.latex import Style
 from tensorlint.model import Config
 

@@ -687,9 +687,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_derive(argv: list[str]) -> int:
-    """``tensorlint derive ...``: the arguments go to ``tensorlint.derive.command`` untouched."""
+    """``tensorlint derive ...``: the arguments go to ``tensorlint.derive_command.command`` untouched."""
     try:
-        derive = importlib.import_module("tensorlint.derive")
+        derive = importlib.import_module("tensorlint.derive_command")
     except ImportError as error:
         if (error.name or "").startswith("tensorlint"):
             _error(f"this version of tensorlint has no `derive` command ({error})")

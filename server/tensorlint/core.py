@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tensorlint.model import Config, Diagnostic, FileResult
 
 if TYPE_CHECKING:
+    from tensorlint.explain import Explanation
     from tensorlint.interpret import ClaimCache
 
 
@@ -27,7 +28,7 @@ def check_text(path: str, text: str, config: Config | None = None, cache: ClaimC
         from tensorlint.suppress import apply as apply_suppressions
 
         document = extract(path, text)
-        return apply_suppressions(check_document(document, config, cache), document)
+        return apply_suppressions(check_document(document, config, cache, explain_finding), document)
     except Exception as error:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         return FileResult(
@@ -35,3 +36,15 @@ def check_text(path: str, text: str, config: Config | None = None, cache: ClaimC
             text=text,
             diagnostics=[Diagnostic("TL900", f"internal checker error: {detail}", 0, 0, "warning")],
         )
+
+
+def explain_finding(*arguments: Any) -> Explanation | None:
+    """The explanation of one finding, run after its check: the expected result and a verified fix
+    (``explain.explain``, called with what the interpreter has at the claim: ``interpret.Explainer``).
+
+    The explanation layer (``explain``, ``derive``) is imported here, on the first finding, so a note with no
+    findings never loads the symbolic differentiation, and the interpreter never imports it (ARCHITECTURE.md).
+    """
+    from tensorlint.explain import explain
+
+    return explain(*arguments)

@@ -25,11 +25,7 @@ SymPy is not used here: this module is on the ``check`` path (for the expected r
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
-import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -39,7 +35,7 @@ from tensorlint.latex import Style, is_broadcast_constant, to_latex, to_text
 from tensorlint.shapes import Declared, Dim, Shape, ShapeError, ShapeInference, show_dim
 
 if TYPE_CHECKING:
-    from tensorlint.interpret import Environment
+    from tensorlint.env import Environment
     from tensorlint.model import Config
     from tensorlint.verify import Outcome
 
@@ -405,7 +401,7 @@ class Deriver:
 
     def power_differential(self, expr: ir.Power) -> ir.Expr | None:
         base, exponent = expr.base, expr.exponent
-        if isinstance(exponent, str):
+        if isinstance(exponent, str | ir.Expr):
             raise DeriveError("a power with a symbolic exponent")
         if isinstance(base, ir.Norm) and exponent == 2.0:
             operand = base.operand
@@ -1916,35 +1912,7 @@ def _wrapped_text(expr: ir.Expr) -> str:
 # The command line ----------------------------------------------------------------------------------------
 
 
-def environment(lets: list[str], config: Config) -> tuple[Environment, list[str]]:
-    """The environment that ``--let`` statements set up, read like a note: declarations (``X \\in
-    \\mathbb{R}^{n\\times n}``), definitions (``y = Wx``) and structure (``X symmetric``)."""
-    from tensorlint.interpret import Interpreter
-    from tensorlint.model import Document, MathSpan
-
-    text, spans, structures = "", [], []
-    for let in lets:
-        words = re.fullmatch(r"\s*\$?([^$]+?)\$?\s+(?:is\s+)?(symmetric|positive definite|diagonal|orthogonal)\s*", let)
-        if words:
-            structures.append((words.group(1).strip(), words.group(2)))
-            continue
-        start = len(text) + 1
-        text += f"${let}$\n"
-        spans.append(MathSpan(let, start, start + len(let), display=False))
-    interpreter = Interpreter(Document("<derive>", text, spans), config)
-    result = interpreter.run()
-    problems = [d.message for d in result.diagnostics if d.code in ("TL001", "TL002", "TL101", "TL102")]
-    env = interpreter.env
-    for name, structure in structures:
-        key = _name_key(name, config)
-        if key is None:
-            problems.append(f"`{name}` is not a name")
-            continue
-        env.structures.setdefault(key, set()).add("positive" if structure == "positive definite" else structure)
-    return env, problems
-
-
-def _name_key(latex: str, config: Config) -> str | None:
+def latex_name_key(latex: str, config: Config) -> str | None:
     from tensorlint import syntax as ast
     from tensorlint.lower import name_key
     from tensorlint.parse import parse_span
@@ -2050,77 +2018,3 @@ def to_lines(result: Derivative, expression: str, assumptions: list[str]) -> Ite
         yield f"verified     {found.detail}"
     for note in result.notes:
         yield f"note         {note}"
-
-
-class UsageError(Exception):
-    """The expression, the variable or a ``--let`` statement cannot be read."""
-
-
-def derive_latex(
-    expression: str, wrt: str, lets: list[str] | None = None, layout: str | None = None, config: Config | None = None
-) -> tuple[Derivative, list[str]]:
-    """The derivative of a LaTeX expression by the variable written ``wrt``, with ``lets`` read as the
-    note's declarations: the result and the shapes assumed for undeclared names. Raises ``UsageError``."""
-    from tensorlint.model import Config
-
-    config = config or Config()
-    env, problems = environment(lets or [], config)
-    if problems:
-        raise UsageError(f"--let: {problems[0]}")
-    numerator = parse_expression(expression, env, config, names_are_variables=True)
-    if numerator is None:
-        raise UsageError("the expression does not read as one expression")
-    wrt_key = _name_key(wrt, config)
-    if wrt_key is None:
-        raise UsageError(f"--wrt {wrt!r} is not a variable name")
-    unsupported = next((node for node in ir.walk(numerator) if isinstance(node, ir.Unsupported)), None)
-    if isinstance(unsupported, ir.Unsupported):
-        raise UsageError(unsupported.reason)
-    assumptions = assume_shapes(numerator, wrt_key, env)
-    style = Style.from_source(_syntax_nodes(expression), expression, config.unify_fonts)
-    for let in lets or []:
-        style.learn(_syntax_nodes(let), let, config.unify_fonts)
-    style.variables = set(env.declared) | set(env.definitions)
-    return derive(numerator, wrt_key, env, config, style, layout), assumptions
-
-
-def command(argv: list[str]) -> int:
-    """``tensorlint derive 'LATEX' --wrt X [--let …] [--layout …] [--format text|json]``: exit 0 when a form
-    was verified, 1 when none was, 2 on a usage error."""
-    parser = argparse.ArgumentParser(
-        prog="tensorlint derive",
-        description="Print the derivative of a LaTeX expression: its shape, closed form and index form, "
-        "each verified numerically before it is shown.",
-    )
-    parser.add_argument("expression", help="the expression in LaTeX, e.g. 'a^T X b'")
-    parser.add_argument("--wrt", required=True, help="the variable to differentiate by, e.g. X")
-    parser.add_argument(
-        "--let",
-        action="append",
-        default=[],
-        metavar="LATEX",
-        help="a declaration, definition or structure: 'X \\in \\mathbb{R}^{n\\times n}', 'y = Wx', 'S symmetric'",
-    )
-    parser.add_argument("--layout", choices=["auto", "numerator", "denominator"], default="auto")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_request:
-        return 0 if exit_request.code in (0, None) else 2
-    layout = None if args.layout == "auto" else args.layout
-    try:
-        result, assumptions = derive_latex(args.expression, args.wrt, args.let, layout)
-    except UsageError as error:
-        sys.stderr.write(f"tensorlint derive: {error}\n")
-        return 2
-    if args.format == "json":
-        sys.stdout.write(json.dumps(to_json(result, args.expression, assumptions), ensure_ascii=False, indent=2) + "\n")
-    else:
-        sys.stdout.write("\n".join(to_lines(result, args.expression, assumptions)) + "\n")
-    return 0 if result.closed_form is not None or result.index_form is not None else 1
-
-
-def _syntax_nodes(latex: str) -> list[Any]:
-    from tensorlint.parse import parse_span
-
-    return [node for statement in parse_span(latex).statements for node in statement.chain.parts if node is not None]

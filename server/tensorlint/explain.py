@@ -40,7 +40,7 @@ from tensorlint.latex import Style, to_latex, to_text
 from tensorlint.model import Edit, Fix
 
 if TYPE_CHECKING:
-    from tensorlint.interpret import Environment, Part
+    from tensorlint.env import Environment, Part
     from tensorlint.model import Config
     from tensorlint.verify import Outcome
 

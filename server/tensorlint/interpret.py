@@ -8,23 +8,23 @@ its verdict, and only a concrete counterexample makes a claim ``wrong``.
 
 from __future__ import annotations
 
-import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tensorlint import ir
 from tensorlint import syntax as ast
+from tensorlint.env import Definition, Environment, Part
 from tensorlint.latex import Style
-from tensorlint.lower import Scope, layer_name, lower, name_key
-from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, MathSpan, Severity, Symbol
+from tensorlint.lower import layer_name, lower, name_key
+from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, Fix, MathSpan, Severity, Symbol
 from tensorlint.parse import parse_span
 from tensorlint.prose import facts
 from tensorlint.shapes import Declared, ShapeError, ShapeInference, show_shape
 from tensorlint.verify import Outcome, variables, verify
 
-if TYPE_CHECKING:
-    from tensorlint.explain import Explanation
+__all__ = ["ClaimCache", "Definition", "Environment", "Explainer", "Interpreter", "Part", "check_document"]
 
 MAX_SPAN_CHARACTERS = 200_000
 # Words that make the equation after them a condition to solve rather than an identity.
@@ -39,114 +39,6 @@ CONDITION_CUE = re.compile(
 MAX_CLAIMS_PER_FILE = 10_000
 # Names that mean a constant unless the document declares them: never read as being defined.
 CONSTANT_NAMES = {"I", "e", "delta", "pi", "0", "1", "infty"}
-
-
-@dataclass
-class Definition:
-    expr: ir.Expr
-    labels: tuple[str, ...] = ()
-    parameters: tuple[str, ...] = ()
-
-
-@dataclass
-class Environment:
-    declared: dict[str, Declared] = field(default_factory=dict)
-    definitions: dict[str, Definition] = field(default_factory=dict)
-    all_ones: set[str] = field(default_factory=set)
-    dims: set[str] = field(default_factory=set)
-    seen: set[str] = field(default_factory=set)
-    # Names whose meaning the document has given: declared, defined, or used in a verified claim.
-    known: set[str] = field(default_factory=set)
-    # Einstein summation as a directive set it (``tensorlint: einstein=off``); None: the configuration's.
-    einstein: str | None = None
-    # The loss whose gradients d-names stand for, after ``dW = \\partial L / \\partial W``.
-    gradient_loss: str | None = None
-    # Declared structure of matrices: symmetric, diagonal, positive (definite), orthogonal.
-    structures: dict[str, set[str]] = field(default_factory=dict)
-    # Entry names of a matrix written by entries: x_{ij} are the entries of X.
-    aliases: dict[str, str] = field(default_factory=dict)
-    layout: str | None = None
-    layout_where: int | None = None
-    # Where the layout was set, for messages: "the claim on line 69", "the prose on line 3".
-    layout_source: str = "the configuration"
-    layout_fixed: bool = False
-    # Bumped on every change, so a claim checked twice in the same environment is checked once.
-    version: int = 0
-    _fingerprint: tuple[int, str] | None = None
-
-    def definition(self, key: str) -> ir.Expr | None:
-        """The right side a name is defined by (not for functions with parameters)."""
-        found = self.definitions.get(key)
-        return found.expr if found is not None and not found.parameters else None
-
-    def definition_labels(self, key: str) -> tuple[str, ...]:
-        """The free indices of an index-form definition (``f_i = W_{ij} x_j``)."""
-        found = self.definitions.get(key)
-        return found.labels if found is not None else ()
-
-    def function(self, key: str) -> tuple[tuple[str, ...], ir.Expr] | None:
-        """The parameters and body of a function defined as ``f(X) := …``."""
-        found = self.definitions.get(key)
-        return (found.parameters, found.expr) if found is not None and found.parameters else None
-
-    def fingerprint(self) -> str:
-        """A digest of everything a claim's verdict can depend on, stable across runs: two runs over notes
-        that agree up to a claim give that claim the same fingerprint, so its verdict can be reused."""
-        if self._fingerprint is not None and self._fingerprint[0] == self.version:
-            return self._fingerprint[1]
-        state = (
-            sorted((key, repr(value)) for key, value in self.declared.items()),
-            sorted((key, repr(value)) for key, value in self.definitions.items()),
-            sorted((key, sorted(value)) for key, value in self.structures.items()),
-            sorted(self.all_ones),
-            sorted(self.aliases.items()),
-            sorted(self.dims),
-            sorted(self.known),
-            self.layout,
-            self.layout_source,
-            self.gradient_loss,
-            self.einstein,
-        )
-        digest = hashlib.blake2b(repr(state).encode(), digest_size=16).hexdigest()
-        self._fingerprint = (self.version, digest)
-        return digest
-
-    def scope(self, config: Config) -> Scope:
-        functions = {key for key, value in self.declared.items() if value.arguments is not None}
-        functions |= {key for key, value in self.definitions.items() if value.parameters}
-        variables = (set(self.declared) - functions) | {
-            key for key, value in self.definitions.items() if not value.parameters
-        }
-        matrices = {key for key, value in self.declared.items() if len(value.shape) == 2 and 1 not in value.shape}
-        scope = Scope(variables, functions, set(self.dims), matrices, set(self.all_ones), config.unify_fonts)
-        scope.aliases = dict(self.aliases)
-        scope.gradient_loss = self.gradient_loss
-        return scope
-
-
-@dataclass
-class Part:
-    """One side of a relation: its AST and the span it came from."""
-
-    node: ast.Node
-    span: MathSpan
-    # For the earlier part a chain continues (``$$ = …$$`` after another display): where the claim's range
-    # starts, the relation in the current display, since the part itself is in another one.
-    continued_at: int | None = None
-
-    @property
-    def start(self) -> int:
-        return self.span.doc_offset(self.node.start)
-
-    @property
-    def end(self) -> int:
-        span = self.span
-        last = span.doc_offset(max(self.node.start, self.node.end - 1)) + 1
-        if span.offsets is not None and self.node.end < len(span.text):
-            # The last character may come from a macro (\x for \mathbf{x}): end where the next one starts,
-            # after the whole invocation.
-            return max(last, span.doc_offset(self.node.end))
-        return last
 
 
 # Parsed spans are cached (parse.parse_span), so the same nodes come back run after run: their names are
@@ -242,6 +134,22 @@ def prose_name(text: str, config: Config) -> str | None:
     return None
 
 
+class Explained(Protocol):
+    """What an explanation adds to a finding (``explain.Explanation``): its message and a verified fix."""
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def fix(self) -> Fix | None: ...
+
+
+# Explains a finding: (left, right, left IR, right IR, relation, outcome, environment, config, document text,
+# style) -> the explanation, or None. The orchestrating layer (``core``) passes ``explain.explain``; the
+# interpreter never imports the explanation layer, which runs after the check (ARCHITECTURE.md).
+Explainer = Callable[[Part, Part, ir.Expr, ir.Expr, str, Outcome, Environment, Config, str, Style], Explained | None]
+
+
 @dataclass
 class Checked:
     """What checking one claim found: the outcome, the names it uses, and the explanations of a finding
@@ -249,7 +157,7 @@ class Checked:
 
     outcome: Outcome
     names: set[str]
-    explanations: dict[tuple[int, int, int | None], Explanation | None] = field(default_factory=dict)
+    explanations: dict[tuple[int, int, int | None], Explained | None] = field(default_factory=dict)
 
 
 class ClaimCache:
@@ -280,8 +188,12 @@ class ClaimCache:
 
 
 class Interpreter:
-    def __init__(self, document: Document, config: Config, cache: ClaimCache | None = None) -> None:
+    def __init__(
+        self, document: Document, config: Config, cache: ClaimCache | None = None, explainer: Explainer | None = None
+    ) -> None:
         self.document = document
+        # Explains findings (message with the expected result, a fix); None: findings keep the check's message.
+        self.explainer = explainer
         self.config = config
         self.env = Environment()
         self.claims: list[Claim] = []
@@ -452,7 +364,11 @@ class Interpreter:
                 listed = []
             else:
                 listed = []
+            tail = self.previous_tail
             self.statement(chain, span)
+            if statement.remark:
+                # A remark's equation (`& & \text{from } x^T y = y^T x`) is not what the next row continues.
+                self.previous_tail = tail
 
     def statement(self, chain: ast.Chain, span: MathSpan) -> None:
         parts: list[Part | None] = [Part(node, span) if node is not None else None for node in chain.parts]
@@ -864,29 +780,26 @@ class Interpreter:
             reason = f"not checked: the note introduces this as a condition (“{cue.group(0)}”), not an identity"
             outcome = Outcome("uncheckable", reason)
         explanation = None
-        if outcome.verdict in ("wrong", "shape", "layout"):
+        if outcome.verdict in ("wrong", "shape", "layout") and self.explainer is not None:
             place = (left.start, right.end, left.continued_at)
             if place in checked.explanations:
                 explanation = checked.explanations[place]
             else:
-                # The correct result and a fix, verified before they are offered. Imported here: a note with
-                # no findings never loads the symbolic differentiation.
-                from tensorlint.explain import explain
-
+                # The correct result and a fix, verified before they are offered.
                 for chains, span_text in self.unlearnt:
                     self.style.learn(chains, span_text, self.config.unify_fonts)
                 self.unlearnt.clear()
                 if lowered is None:
                     scope = self.env.scope(self.config)
                     lowered = lower(left.node, scope), lower(right.node, scope)
-                explanation = explain(
+                explanation = self.explainer(
                     left, right, lowered[0], lowered[1], op, outcome, self.env, self.config, text, self.style
                 )
                 checked.explanations[place] = explanation
         self.record(left, right, outcome, checked.names, explanation)
 
     def record(
-        self, left: Part, right: Part, outcome: Outcome, names: set[str], explanation: Explanation | None = None
+        self, left: Part, right: Part, outcome: Outcome, names: set[str], explanation: Explained | None = None
     ) -> None:
         verdict = outcome.verdict
         env = self.env
@@ -914,7 +827,10 @@ class Interpreter:
             self.diagnostics.append(Diagnostic("TL205", outcome.message, claim.start, claim.end, "hint"))
 
 
-def check_document(document: Document, config: Config, cache: ClaimCache | None = None) -> FileResult:
+def check_document(
+    document: Document, config: Config, cache: ClaimCache | None = None, explainer: Explainer | None = None
+) -> FileResult:
     """Every claim of the document with its verdict. Pass the same ``cache`` to successive runs over one
-    note (``cache.next_run()`` in between) to re-check only what changed."""
-    return Interpreter(document, config, cache).run()
+    note (``cache.next_run()`` in between) to re-check only what changed, and an ``explainer`` to explain
+    findings (``core.check_text`` passes ``explain.explain``)."""
+    return Interpreter(document, config, cache, explainer).run()

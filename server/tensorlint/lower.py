@@ -32,6 +32,11 @@ ELEMENTWISE = {
 }
 FUNCTION_NAMES = {"sigma": "sigmoid", "tanh": "tanh"}
 MATRIX_FUNCTIONS = {"tr", "det", "logdet", "vec", "diag"} | ELEMENTWISE
+# A power written after the parentheses of these applies to the value or to the argument: both are read.
+POWER_AMBIGUOUS = {"tr"}
+# Letters that, in an exponent, are a symbolic power (``x^n``, ``X^{p-1}``); ``k`` only on a matrix.
+POWER_LETTERS = {"n", "m", "p", "q", "r", "N", "M"}
+GREEK_EXPONENTS = {"alpha", "beta", "gamma", "kappa", "nu", "rho", "lambda", "mu", "eta", "theta", "omega"}
 
 
 def name_key(node: ast.Name, unify_fonts: bool = True) -> str:
@@ -468,16 +473,74 @@ class Lowerer:
         is_e = isinstance(base_node, ast.Name) and base_node.text == "e" and not base_node.font
         if is_e and "e" not in self.scope.variables:
             return ir.Unary("exp", self.expr(exponent), **where)
-        base = self.expr(node.base)
+        if isinstance(exponent, ast.Name) and exponent.text == "dagger" and not exponent.font:
+            # X^\dagger, X^+: the Moore-Penrose pseudo-inverse.
+            return ir.Unary("pinv", self.expr(base_node), **where)
+        if (
+            isinstance(base_node, ast.Func)
+            and base_node.call
+            and base_node.name in POWER_AMBIGUOUS
+            and base_node.sub is None
+            and base_node.power is None
+        ):
+            return self.function_power(base_node, exponent, node)
+        return self.power(self.expr(base_node), base_node, exponent, node)
+
+    def power(self, base: ir.Expr, base_node: ast.Node, exponent: ast.Node, node: ast.Node) -> ir.Expr:
+        """``base`` raised to what ``exponent`` says: a number (``-1`` is the inverse, ``1/2`` a fractional
+        power), a dimension (``det(A)^n``) or a symbolic integer such as ``n - 1`` or ``X^k``."""
+        where: Any = {"start": node.start, "end": node.end}
+        value = number_value(exponent)
+        if value == -1.0:
+            return ir.Unary("inverse", base, **where)
+        if value is not None and value < 0 and value.is_integer():
+            return ir.Power(ir.Unary("inverse", base, **where), -value, **where)
+        if value is not None:
+            return ir.Power(base, value, **where)
         if isinstance(exponent, ast.Name) and exponent.text in self.scope.dims:
             return ir.Power(base, exponent.text, **where)
-        if isinstance(exponent, ast.Neg) and isinstance(exponent.operand, ast.Number):
-            if exponent.operand.text == "1":
-                return ir.Unary("inverse", base, **where)
-            return ir.Power(ir.Unary("inverse", base, **where), float(exponent.operand.text), **where)
-        if isinstance(exponent, ast.Number):
-            return ir.Power(base, float(exponent.text), **where)
+        if self.symbolic_exponent(exponent, base_node):
+            return ir.Power(base, self.expr(exponent), **where)
         return self.unsupported(node, "a superscript that is not a transpose, an inverse or a power")
+
+    def symbolic_exponent(self, exponent: ast.Node, base_node: ast.Node) -> bool:
+        """Whether ``exponent`` is arithmetic on numbers and on letters that name a power: ``n - 1``, ``2n``,
+        ``\\alpha``, ``-n/2``; ``k`` only on a matrix (``X^k``: on a scalar or a vector it is as often an
+        iterate, ``x^{k+1}``). ``t``, ``i``, ``j`` and ``l`` are iterates, indices or a transpose, never a power."""
+        matrix = any(
+            isinstance(inner, ast.Name) and inner.text[:1].isupper() and len(inner.text) == 1
+            for inner in ast.walk(base_node)
+        )
+        for inner in ast.walk(exponent):
+            if isinstance(inner, ast.Name):
+                text = inner.text
+                if text in self.scope.dims:
+                    continue
+                if inner.font in DISTINCT_FONTS or not (
+                    text in POWER_LETTERS or text in GREEK_EXPONENTS or (text == "k" and matrix)
+                ):
+                    return False
+            elif isinstance(inner, ast.BinOp):
+                if inner.op not in ("+", "-", "div", "cdot"):
+                    return False
+            elif not isinstance(inner, ast.Number | ast.Neg | ast.Juxt | ast.Frac):
+                return False
+        return True
+
+    def function_power(self, function: ast.Func, exponent: ast.Node, node: ast.Sup) -> ir.Expr:
+        """``\\mathrm{tr}(X + A)^{-1}``: the power of the trace, or the trace of the power. Both readings."""
+        where: Any = {"start": node.start, "end": node.end}
+        outside = self.power(self.function(function), function, exponent, node)
+        argument = function.arg
+        if isinstance(argument, ast.Delimited) and len(argument.items) == 1:
+            argument = argument.items[0]
+        inside_power = self.power(self.expr(argument), argument, exponent, node)
+        if isinstance(outside, ir.Unsupported) or isinstance(inside_power, ir.Unsupported):
+            return outside
+        inside = ir.Unary(function.name, inside_power, **where)
+        written = _exponent_text(exponent)
+        names = (f"{function.name}((…)^{written})", f"({function.name}(…))^{written}")
+        return ir.Readings((inside, outside), names, **where)
 
     def big_operator(self, node: ast.BigOp) -> ir.Expr:
         where: Any = {"start": node.start, "end": node.end}
@@ -612,6 +675,35 @@ class Lowerer:
         return self.unsupported(node, "notation that is not understood")
 
 
+def number_value(node: ast.Node) -> float | None:
+    """The value of an exponent written with numbers only: ``2``, ``-1``, ``1/2``, ``-\\frac{1}{2}``, ``0.5``."""
+    if isinstance(node, ast.Number) and not node.font:
+        try:
+            return float(node.text)
+        except ValueError:
+            return None
+    if isinstance(node, ast.Neg):
+        inner = number_value(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, ast.Frac) or (isinstance(node, ast.BinOp) and node.op == "div"):
+        top = number_value(node.numerator if isinstance(node, ast.Frac) else node.left)
+        bottom = number_value(node.denominator if isinstance(node, ast.Frac) else node.right)
+        if top is None or not bottom:
+            return None
+        return top / bottom
+    return None
+
+
+def _exponent_text(node: ast.Node) -> str:
+    value = number_value(node)
+    if value is not None:
+        text = f"{value:g}"
+        return text if len(text) == 1 else "{" + text + "}"
+    if isinstance(node, ast.Name):
+        return node.text
+    return "{…}"
+
+
 def _terms(node: ast.Node) -> list[ast.Node] | None:
     """The terms of a sum written with ``+`` only; None when a ``-`` is involved."""
     terms: list[ast.Node] = []
@@ -632,10 +724,31 @@ def _add(left: ir.Expr, right: ir.Expr, sign: int, node: ast.Node) -> ir.Expr:
     signs: tuple[int, ...] = (1,)
     if isinstance(left, ir.Add):
         terms, signs = left.terms, left.signs
+    terms = (*terms, right)
+    if all(_is_number(term) for term in terms):
+        # Arithmetic on numbers, (1+1) + (1+1)^2 = 6: the 1 is the number one.
+        return ir.Add(terms, (*signs, sign), start=node.start, end=node.end)
     # In a sum, diag(X) of a matrix is the diagonal matrix (2X^{-1} - diag(X^{-1})), not the vector, and a
     # nonzero constant is that constant in every entry (1 - σ(x) elementwise).
-    terms = tuple(_broadcast_constant(_diagonal_matrix(term)) for term in (*terms, right))
+    terms = tuple(_broadcast_constant(_diagonal_matrix(term)) for term in terms)
     return ir.Add(terms, (*signs, sign), start=node.start, end=node.end)
+
+
+def _is_number(expr: ir.Expr) -> bool:
+    """Whether ``expr`` is made of written numbers only: ``2``, ``(1+1)^2``, ``\\frac{1}{2}``, ``-3``."""
+    if isinstance(expr, ir.Const):
+        return True
+    if isinstance(expr, ir.Add):
+        return all(_is_number(term) for term in expr.terms)
+    if isinstance(expr, ir.Prod):
+        return all(_is_number(factor) for factor in expr.factors)
+    if isinstance(expr, ir.Power):
+        return isinstance(expr.exponent, float) and _is_number(expr.base)
+    if isinstance(expr, ir.Unary):
+        return expr.op in ("neg", "sqrt", "abs", "inverse") and _is_number(expr.operand)
+    if isinstance(expr, ir.Binary):
+        return expr.op == "div" and _is_number(expr.left) and _is_number(expr.right)
+    return False
 
 
 def _broadcast_constant(term: ir.Expr) -> ir.Expr:

@@ -80,7 +80,7 @@ DERIVATIVES_KEPT = 256
 # How long a cancelled check may take to stop before its process is ended, and the command of that process
 # (tests replace it with a checker that fails on purpose).
 STOP_SECONDS = 2.0
-WORKER_COMMAND = [sys.executable, "-m", "tensorlint.lsp_worker"]
+WORKER_COMMAND = [sys.executable, "-c", "from tensorlint.lsp_worker import main; raise SystemExit(main())"]
 # What a hover says of a derivative still being worked out.
 PENDING = "working out its closed and index forms: hover again in a moment"
 

@@ -1,4 +1,4 @@
-"""The language server's checker: a process of its own, ``python -m tensorlint.lsp_worker``.
+"""The language server's checker: a process of its own, started by ``lsp`` (``lsp.WORKER_COMMAND``).
 
 The server (``lsp``) keeps the editor's conversation on its event loop and sends every piece of real work
 here: checks of notes, the math spans hovers need, derivatives for hovers. In another process, a check can
@@ -123,7 +123,7 @@ def derive_for_hover(
     """The shape, closed form and index form of ``∂expression/∂wrt`` under the note's declarations; only
     forms the core verified are shown. ``None`` when it cannot be derived."""
     try:
-        from tensorlint.derive import derive_latex
+        from tensorlint.derive_command import derive_latex
 
         result, _ = derive_latex(expression, wrt, list(lets), layout, config)
     except Exception:  # Not derivable here (unknown notation, an undeclared name): hover goes without it.
@@ -253,8 +253,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # Run as the module ``tensorlint.lsp_worker``, not as ``__main__``, so that what it pickles (such as a
-    # ``DerivativeInfo``) names a class the server can find.
-    from tensorlint import lsp_worker
+    # What this process pickles (a ``DerivativeInfo``) must name a class of ``tensorlint.lsp_worker``, which
+    # the server can find, not of ``__main__``: run the module's own copy. (The server starts the worker
+    # with ``-c``, through ``lsp.WORKER_COMMAND``.)
+    import importlib
 
-    raise SystemExit(lsp_worker.main())
+    raise SystemExit(importlib.import_module("tensorlint.lsp_worker").main())

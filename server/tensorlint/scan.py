@@ -493,6 +493,11 @@ class Scanner:
             self.emit("NAME", "ast", start, end)
             self.position = end
             return
+        elif character == "+" and self.exponent_alone(end):
+            # `X^+` and `X^{+}`: the pseudo-inverse, spelled like `X^\dagger`.
+            self.emit("NAME", "dagger", start, end)
+            self.position = end
+            return
         self.emit(kind, text[start:end], start, end)
         self.position = end
 
@@ -621,10 +626,21 @@ class Scanner:
         self.position = end
 
     def after_caret(self) -> bool:
+        """Right after ``^``, ``^{`` or ``^{-`` (where ``\\top`` in ``X^{-\\top}`` is a transpose mark)."""
         previous = self.previous_kind()
-        return previous == "CARET" or (
-            previous == "LCURLY" and len(self.tokens) > 1 and self.tokens[-2].type == "CARET"
+        kinds = [token.type for token in self.tokens[-3:]]
+        return (
+            previous == "CARET"
+            or kinds[-2:] == ["CARET", "LCURLY"]
+            or (kinds == ["CARET", "LCURLY", "MINUS"] and self.top() == "{")
         )
+
+    def exponent_alone(self, end: int) -> bool:
+        """Whether the character ending at ``end`` is a whole exponent: ``^+`` or ``^{+}``."""
+        if self.previous_kind() == "CARET":
+            return True
+        kinds = [token.type for token in self.tokens[-2:]]
+        return kinds == ["CARET", "LCURLY"] and self.text[self.skip_spaces(end) : self.skip_spaces(end) + 1] == "}"
 
     def transpose_mark(self, start: int, end: int, mark: str) -> None:
         self.emit("TOP" if self.after_caret() else "UTRANS", mark, start, end)

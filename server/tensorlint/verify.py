@@ -19,7 +19,7 @@ from tensorlint.numeric import EvalError, Evaluator, Instance, ShapeMismatch, Un
 from tensorlint.shapes import Dim, ShapeError, ShapeInference, show_dim, show_shape
 
 if TYPE_CHECKING:
-    from tensorlint.interpret import Environment
+    from tensorlint.env import Environment
     from tensorlint.model import Config
 
 POOLS = ([3, 4, 5, 2, 6, 7, 8, 9], [4, 2, 3, 5, 7, 6, 9, 8], [5, 3, 2, 4, 6, 8, 7, 9])
@@ -47,6 +47,14 @@ def first_unsupported(expr: ir.Expr) -> str | None:
         if isinstance(node, ir.Unsupported):
             return node.reason
     return None
+
+
+def _whole_power(exponent: float | str | ir.Expr) -> bool:
+    """A power defined for a base of any sign: a nonnegative integer or a dimension (x^2, det(A)^n). A
+    negative, fractional or symbolic exponent (x^{-1}, x^{1/2}, p^y) asks for a positive base."""
+    if isinstance(exponent, str):
+        return True
+    return isinstance(exponent, float | int) and exponent >= 0 and float(exponent).is_integer()
 
 
 def has_derivative(expr: ir.Expr) -> bool:
@@ -194,7 +202,7 @@ class Checker:
                             "so this is a condition on it rather than an identity",
                         )
         names = self.reachable(variables(self.left) | variables(self.right))
-        for key in names:
+        for key in sorted(names):
             found = self.env.definitions.get(key)
             if found is not None:
                 inner = first_unsupported(found.expr)
@@ -379,7 +387,7 @@ class Checker:
                     for inner in ir.walk(node.operand):
                         if isinstance(inner, ir.Var):
                             positive.add(inner.key)
-                if isinstance(node, ir.Power) and isinstance(node.exponent, float) and node.exponent < 0:
+                if isinstance(node, ir.Power) and not _whole_power(node.exponent):
                     for inner in ir.walk(node.base):
                         if isinstance(inner, ir.Var):
                             positive.add(inner.key)
@@ -435,9 +443,9 @@ class Checker:
                 evaluator.einstein = not self.einstein_off()
                 evaluator.unknown_shape = self.unknown_function_shape
                 with np.errstate(all="ignore"):
-                    left = evaluator.eval(self.left)
+                    left = evaluator.eval_side(self.left, self.right)
                     evaluator.reset()
-                    right = evaluator.eval(self.right)
+                    right = evaluator.eval_side(self.right, self.left)
             except ShapeMismatch as error:
                 return Result("shape", str(error))
             except EvalError as error:
