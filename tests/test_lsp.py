@@ -957,3 +957,21 @@ def test_a_hostile_note_being_checked_does_not_stall_hovers_on_other_notes(raw: 
         assert "tensorlint: false" in reply["result"]["contents"]["value"]
     # Generous, so that a loaded machine does not fail it; a stalled server takes tens of seconds.
     assert sorted(times)[2] < 3.0, times
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_the_plain_install_brings_the_server():
+    """``pip install tensorlint`` (the README's first command) gives a working ``tensorlint serve``: pygls and
+    lsprotocol are required without an extra. (The check path still never imports them: test_cli.)"""
+    from importlib.metadata import requires
+
+    required = {
+        requirement.split(";")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower()
+        for requirement in requires("tensorlint") or []
+        if "extra ==" not in requirement
+    }
+    assert {"pygls", "lsprotocol"} <= required, required
+    completed = subprocess.run(
+        [sys.executable, "-m", "tensorlint", "serve", "--help"], capture_output=True, text=True, timeout=WAIT
+    )
+    assert completed.returncode == 0 and "language server" in completed.stdout, completed
