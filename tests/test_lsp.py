@@ -975,3 +975,52 @@ def test_the_plain_install_brings_the_server():
         [sys.executable, "-m", "tensorlint", "serve", "--help"], capture_output=True, text=True, timeout=WAIT
     )
     assert completed.returncode == 0 and "language server" in completed.stdout, completed
+
+
+# --------------------------------------------------------------------------------------------------------
+# The checker process's memory: what it answers after edits is what a fresh check says
+# --------------------------------------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "backprop.md"
+
+
+def _edits(text: str) -> list[str]:
+    """A typing session over a note: prose above findings, a claim changed and changed back, lines moved."""
+    lines = text.split("\n")
+    middle = len(lines) // 2
+    claim = next((index for index, line in enumerate(lines) if "=" in line and "$" in line), middle)
+    versions = [
+        "A first line typed above everything.\n" + text,
+        text,
+        "\n".join([*lines[:middle], "Some words in the middle.", *lines[middle:]]),
+        "\n".join([*lines[:claim], lines[claim].replace("=", "= 3 \\cdot", 1), *lines[claim + 1 :]]),
+        text,
+        "\n".join(lines[middle:] + lines[:middle]),
+        text.replace("\n\n", "\n\n\n", 3),
+    ]
+    return versions
+
+
+def _findings(result: Any) -> list[tuple[Any, ...]]:
+    return [
+        (d.code, d.message, d.start, d.end, d.fix and tuple((e.start, e.end, e.new_text) for e in d.fix.edits))
+        for d in result.diagnostics
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+@pytest.mark.parametrize("note", [EXAMPLE, *sorted((Path(__file__).parent / "corpus" / "seeds").glob("*.md"))[:3]])
+def test_rechecks_in_the_checker_process_equal_fresh_checks(note: Path):
+    """Verdicts, messages and fixes (with their offsets) after each edit equal those of a fresh check of the
+    same text: the claim cache and the explanations remembered across edits never answer for another text."""
+    from tensorlint.core import check_text
+    from tensorlint.lsp_worker import Worker
+    from tensorlint.model import Config
+
+    worker = Worker(output=None)  # type: ignore[arg-type]  # check() answers directly; nothing is sent.
+    text = note.read_text(encoding="utf-8")
+    config = Config()
+    for job, version in enumerate([text, *_edits(text)], start=1):
+        result, failure = worker.check(job, "note", str(note), version, config)
+        assert failure is None and result is not None
+        assert _findings(result) == _findings(check_text(str(note), version, config)), f"edit {job}"

@@ -83,6 +83,7 @@ def _claim_cache(cancelled: set[int]) -> Any:
             super().__init__()
             self.job = 0
             self.interrupted = False
+            self.explainer = RememberingExplainer()
 
         def get(self, key: tuple[str, str, str, str]) -> Any:
             if self.job in cancelled:
@@ -104,6 +105,80 @@ def _claim_cache(cancelled: set[int]) -> Any:
                         del explanations[place]
 
     return CancellableCache()
+
+
+class RememberingExplainer:
+    """``core.explain_finding`` with a memory that survives edits: explanations keyed by the claim (the text
+    of its math spans, where its sides stand in them, the relation, the verdict) and the environment
+    (``Environment.fingerprint``, the author's style, the settings), with the fix's edits stored relative
+    to the claim, so a finding that an edit above it only moved is not explained again. The core itself
+    keys explanations by document offset, within one run.
+
+    Only spans that are plain slices of the note are remembered (a notebook's JSON-escaped cells map
+    offsets through a table, which a shift does not follow). Bounded: the entries used last are kept.
+    """
+
+    def __init__(self, kept: int = 4096) -> None:
+        self.kept = kept
+        self.memory: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
+
+    def __call__(self, left: Any, right: Any, *rest: Any) -> Any:
+        from tensorlint.core import explain_finding
+
+        key = self.key(left, right, rest)
+        if key is None:
+            return explain_finding(left, right, *rest)
+        base = left.start if left.continued_at is None else left.continued_at
+        found = self.memory.get(key)
+        if found is not None:
+            self.memory.move_to_end(key)
+            explanation, stored = found
+            return _shifted(explanation, base - stored)
+        explanation = explain_finding(left, right, *rest)
+        self.memory[key] = (explanation, base)
+        while len(self.memory) > self.kept:
+            self.memory.popitem(last=False)
+        return explanation
+
+    @staticmethod
+    def key(left: Any, right: Any, rest: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        try:
+            _, _, op, outcome, env, config, _, style = rest
+            if left.span.offsets is not None or right.span.offsets is not None:
+                return None
+            base = left.start if left.continued_at is None else left.continued_at
+            style_state = sorted((name, repr(value)) for name, value in vars(style).items())
+            return (
+                left.span.text,
+                right.span.text,
+                left.span.start - base,
+                right.span.start - base,
+                left.node.start,
+                left.node.end,
+                right.node.start,
+                right.node.end,
+                op,
+                outcome.verdict,
+                outcome.message,
+                env.fingerprint(),
+                repr(style_state),
+                config,
+            )
+        except Exception:  # Anything unexpected: no memory for this one, the explanation is still given.
+            return None
+
+
+def _shifted(explanation: Any, delta: int) -> Any:
+    """The explanation with its fix's edits moved by ``delta`` characters."""
+    from dataclasses import is_dataclass, replace
+
+    from tensorlint.model import Edit, Fix
+
+    fix = getattr(explanation, "fix", None)
+    if delta == 0 or fix is None or not is_dataclass(explanation):
+        return explanation
+    edits = tuple(Edit(edit.start + delta, edit.end + delta, edit.new_text) for edit in fix.edits)
+    return replace(explanation, fix=Fix(fix.title, edits))  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)
@@ -216,7 +291,7 @@ class Worker:
         cache.job = job
         try:
             cache.next_run()
-            return core.check_text(path, text, config, cache), None
+            return core.check_text(path, text, config, cache, cache.explainer), None
         except Cancelled:
             return None, None
         except Exception as error:  # The core should never raise; if it does, the note still gets a result.
