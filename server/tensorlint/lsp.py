@@ -6,12 +6,20 @@ check and converts the core's data to protocol types at the edge:
 
 - **Notes.** A text document (Markdown, LaTeX, Quarto, R Markdown) is one note. A notebook synced by the
   client is one note too: its Markdown cells are joined, so a declaration in one cell holds in the next,
-  and each finding is sent back to the cell it falls in. A note is checked as a whole, with one
-  ``interpret.ClaimCache`` that survives edits, so only the claims an edit touched are checked again.
-- **When.** On open and save at once; on change after a debounce (``tensorlint.debounce``, 300 ms). Checks
-  run in worker threads, one at a time per note. Every edit bumps the note's revision; a result is
-  published only if it still belongs to the current revision, so a slow, stale check never overwrites a
-  newer one. An edit also asks a running check to stop at its next claim.
+  and each finding is sent back to the cell it falls in.
+- **Where.** Every check, and the other real work (the math spans hovers need, derivatives for hovers),
+  runs in a checker process (``lsp_worker``, ``Checker`` here), never on the event loop: a check can hold
+  its interpreter lock for seconds in one step without delaying a message. The checker keeps each note's
+  ``interpret.ClaimCache`` and explanations across edits, so only what an edit touched is checked again.
+- **When.** On open and save at once; on change after a debounce (``tensorlint.debounce``, 300 ms), one
+  check at a time per note. Every edit bumps the note's revision and cancels the running check of the
+  note (it stops at its next claim; if it has not stopped ``STOP_SECONDS`` later, its process is ended
+  and started again); a result is published only if it still belongs to the current revision.
+- **Answers at once.** Hovers and code actions are answered from the last results while a newer text is
+  being checked: a position is mapped back through the edit since (``map_offset``). Names and shapes come
+  from the core's ``FileResult.symbols``; a derivative under the cursor is worked out in the checker and
+  shown when it is ready (a hover waits for it ``DERIVE_WAIT_SECONDS`` at most). Code actions are offered
+  only for diagnostics this server published, and a fix is taken from the server's own result.
 - **Diagnostics** are pushed (``textDocument/publishDiagnostics``, with the document version) or, when
   the client can pull them (``textDocument/diagnostic``), pulled; never both, so nothing is shown twice.
   A fix from the core travels in the diagnostic's ``data`` (as ruff does) and becomes a code action.
@@ -19,13 +27,10 @@ check and converts the core's data to protocol types at the edge:
   the client negotiated (UTF-16 unless it offers UTF-8 or UTF-32).
 - **Settings.** The client's ``tensorlint.*`` settings override the project's ``pyproject.toml`` /
   ``tensorlint.toml`` as command-line flags do (``config.Resolver``), read afresh for every check.
-- **Robustness.** A malformed message gets an error reply, a handler bug a log message; a checker failure
-  becomes a TL900 diagnostic and a log message. The server keeps running.
-
-Hover on a name needs what the core does not return yet (where each name was declared, and its shape):
-``_NameIndex`` rebuilds it by replaying the interpreter without checking claims, after the diagnostics are
-published, until the core exposes it. Hover on a derivative asks ``derive.derive_latex`` under the
-declarations in force at that point, and shows only the forms it verified.
+- **Protocol.** A malformed message gets an error reply, a request id that is not a number or a string
+  ``InvalidRequest`` (-32600), a request after ``shutdown`` ``InvalidRequest``; ``exit`` ends with status 0
+  after ``shutdown`` and 1 without. A handler bug is a log message; a checker failure a TL900 diagnostic
+  and a log message. The server keeps running.
 """
 
 from __future__ import annotations
