@@ -665,7 +665,7 @@ import tensorlint.core, tensorlint.extract, tensorlint.lsp_worker
 
 real_check, real_extract = tensorlint.core.check_text, tensorlint.extract.extract
 
-def check_text(path, text, config=None, cache=None):
+def check_text(path, text, config=None, cache=None, explainer=None):
     if "CRASH" in text:
         raise RuntimeError("boom in the checker")
     if "SLOW" in text:
@@ -679,7 +679,7 @@ def check_text(path, text, config=None, cache=None):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             sum(range(10_000))
-    return real_check(path, text, config, cache)
+    return real_check(path, text, config, cache, explainer)
 
 def extract(path, text):
     if "BROKEN" in text:
