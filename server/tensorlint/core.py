@@ -30,13 +30,13 @@ def check_text(
     """
     config = config or Config()
     try:
-        from tensorlint.extract import extract
+        from tensorlint.extract import encode_notebook_fixes, extract
         from tensorlint.interpret import check_document
         from tensorlint.suppress import apply as apply_suppressions
 
         document = extract(path, text)
         explained = check_document(document, config, cache, explainer or explain_finding)
-        return apply_suppressions(explained, document)
+        return encode_notebook_fixes(apply_suppressions(explained, document))
     except Exception as error:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         return FileResult(
