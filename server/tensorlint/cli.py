@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the language server over stdio",
-        description="Run the language server over stdio (needs the extra: pip install 'tensorlint[lsp]').",
+        description="Run the language server over stdio.",
     )
     # Editor clients (vscode-languageclient among them) pass --stdio; stdio is the only transport anyway.
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
@@ -774,7 +774,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if (error.name or "").startswith("tensorlint"):
             _error(f"this version of tensorlint has no language server ({error})")
         else:
-            _error(f"the language server needs {error.name} ({error}); pip install 'tensorlint[lsp]'")
+            _error(f"the language server needs {error.name} ({error}); reinstall tensorlint: pip install tensorlint")
         return 2
     status = lsp.main(["--tcp", "--host", args.host, "--port", str(args.port)] if args.tcp else [])
     return int(status or 0)
