@@ -173,6 +173,8 @@ TOKEN = re.compile(
     r"|(?P<stop>[.?!](?=\s|$|[\"')\]*_])|[。？！]|\n[ \t>]*\n)"
     r"|(?P<punct>[,;:()\[\]=，；：、（）])"
 )
+# Tokens read as one sentence at most (longer runs without a full stop are tables or lists, read in pieces).
+MAX_SENTENCE = 200
 CLAUSE_PUNCT = {",", ";", ":", "(", ")", "[", "]", "，", "；", "："}
 
 
@@ -1127,7 +1129,10 @@ def _lookup(spans: Sequence[str] | Mapping[int, str], number: int) -> str:
 def _read(text: str, spans: tuple[tuple[int, str], ...] | None) -> tuple[ProseFact, ...]:
     texts = dict(spans) if spans is not None else None
     found: list[ProseFact] = []
-    for raw in tokenize(text):
+    sentences = tokenize(text)
+    # A "sentence" of thousands of tokens (a table of formulas) is read in pieces: reading stays linear.
+    pieces = [raw[start : start + MAX_SENTENCE] for raw in sentences for start in range(0, len(raw), MAX_SENTENCE)]
+    for raw in pieces:
         sentence = Sentence(concepts(raw), texts, text)
         sentence.read()
         sentence.einstein()
@@ -1137,18 +1142,14 @@ def _read(text: str, spans: tuple[tuple[int, str], ...] | None) -> tuple[ProseFa
                 fact if fact.kind == "hypothesis" else replace(fact, scope="sentence") for fact in sentence.facts
             ]
         found.extend(sentence.facts)
-    unique: list[ProseFact] = []
-    for fact in found:
-        if not any(_same(fact, other) for other in unique):
-            unique.append(fact)
+    unique = list({_key(fact): fact for fact in reversed(found)}.values())[::-1]
     unique.sort(key=lambda fact: (fact.offset, fact.kind))
     return tuple(unique)
 
 
-def _same(one: ProseFact, other: ProseFact) -> bool:
-    return (one.kind, one.name, one.rows, one.columns, one.value, one.negated, one.scope, one.spans) == (
-        other.kind, other.name, other.rows, other.columns, other.value, other.negated, other.scope, other.spans
-    )  # fmt: skip
+def _key(fact: ProseFact) -> tuple[object, ...]:
+    """What makes two facts the same fact (the first one read is kept, with its offsets)."""
+    return (fact.kind, fact.name, fact.rows, fact.columns, fact.value, fact.negated, fact.scope, fact.spans)
 
 
 def sentence_bounds(text: str, position: int) -> tuple[int, int]:
