@@ -99,7 +99,9 @@ RELATION = re.compile(r"=|\\neq?\b|\\leq?\b|\\geq?\b|\\l[el]\b|\\g[eg]\b|\\succ|
 NAME_TEXT = (
     r"(?:\\(?:mathbf|boldsymbol|bm|vec|mathrm|mathit|textbf)\{\s*[A-Za-z]\s*\}|\\?[A-Za-z]+)(?:_\{?[\w']+\}?|')?"
 )
-DIM_ORDER = re.compile(rf"^\s*({NAME_TEXT})\s*(>=|<=|\\geq?|\\leq?|\\gg|\\ll|>|<|≥|≤)\s*({NAME_TEXT})\s*$")
+# Sizes are plain letters ("$n > d$", "$d' \\ll d$"), never bold vectors.
+SIZE_TEXT = r"[A-Za-z](?:_\{?\w+\}?|')?"
+DIM_ORDER = re.compile(rf"^\s*({SIZE_TEXT})\s*(>=|<=|\\geq?|\\leq?|\\gg|\\ll|>|<|≥|≤)\s*({SIZE_TEXT})\s*$")
 COMMUTING = re.compile(rf"^\s*({NAME_TEXT})\s*({NAME_TEXT})\s*=\s*({NAME_TEXT})\s*({NAME_TEXT})\s*$")
 SELF_UPDATE = re.compile(r"^\s*([A-Za-z](?:_\{?\w+\}?)?)\s*(?:=|:=|\\leftarrow|\\gets)\s*\1\s*[+-]")
 IN = re.compile(r"\\in(?![A-Za-z])|∈")
