@@ -364,7 +364,13 @@ class Interpreter:
                 listed = []
             else:
                 listed = []
-            self.statement(chain, span)
+            try:
+                self.statement(chain, span)
+            except Exception as error:
+                # A bug met while reading one statement costs that statement only, never the file.
+                start, end = span.doc_offset(chain.start), span.doc_offset(max(chain.start, chain.end - 1)) + 1
+                message = f"internal checker error: {describe(error)}"
+                self.diagnostics.append(Diagnostic("TL900", message, start, end, "warning"))
 
     def statement(self, chain: ast.Chain, span: MathSpan) -> None:
         parts: list[Part | None] = [Part(node, span) if node is not None else None for node in chain.parts]
@@ -765,10 +771,15 @@ class Interpreter:
         checked = self.cache.get(key)
         lowered: tuple[ir.Expr, ir.Expr] | None = None
         if checked is None:
-            scope = self.env.scope(self.config)
-            lowered = lower(left.node, scope), lower(right.node, scope)
-            outcome = verify(lowered[0], lowered[1], op, self.env, self.config, latex, left, right)
-            checked = Checked(outcome, variables(lowered[0]) | variables(lowered[1]))
+            try:
+                scope = self.env.scope(self.config)
+                lowered = lower(left.node, scope), lower(right.node, scope)
+                outcome = verify(lowered[0], lowered[1], op, self.env, self.config, latex, left, right)
+                checked = Checked(outcome, variables(lowered[0]) | variables(lowered[1]))
+            except Exception as error:
+                # A bug met while checking this claim costs this claim only: uncheckable, with a TL900 at it.
+                checked = Checked(Outcome("uncheckable", f"internal checker error: {describe(error)}", "TL900"), set())
+                lowered = None
         self.cache.put(key, checked)
         outcome = checked.outcome
         if outcome.verdict in ("wrong", "shape") and (cue := CONDITION_CUE.search(self.lead_in)):
@@ -788,9 +799,12 @@ class Interpreter:
                 if lowered is None:
                     scope = self.env.scope(self.config)
                     lowered = lower(left.node, scope), lower(right.node, scope)
-                explanation = self.explainer(
-                    left, right, lowered[0], lowered[1], op, outcome, self.env, self.config, text, self.style
-                )
+                try:
+                    explanation = self.explainer(
+                        left, right, lowered[0], lowered[1], op, outcome, self.env, self.config, text, self.style
+                    )
+                except Exception:  # An explanation is an extra: the finding stands without it.
+                    explanation = None
                 checked.explanations[place] = explanation
         self.record(left, right, outcome, checked.names, explanation)
 
@@ -819,8 +833,16 @@ class Interpreter:
         if verdict in codes:
             code, severity = codes[verdict]
             self.diagnostics.append(Diagnostic(code, message, claim.start, claim.end, severity, fix))  # type: ignore[arg-type]
+        elif verdict == "uncheckable" and outcome.code == "TL900":
+            self.diagnostics.append(Diagnostic("TL900", outcome.message, claim.start, claim.end, "warning"))
         elif verdict == "uncheckable":
             self.diagnostics.append(Diagnostic("TL205", outcome.message, claim.start, claim.end, "hint"))
+
+
+def describe(error: BaseException) -> str:
+    """``ValueError: axes don't match array``: the exception as one line, for a TL900 message."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def check_document(
