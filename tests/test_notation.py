@@ -1,9 +1,10 @@
 """The notation suite: real-world snippets, each with the structure it must parse to, kept as data.
 
 Every ``tests/data/notation/*.txt`` file holds one snippet per line, then `` => `` and what parsing the
-snippet gives: the statements as s-expressions (``tensorlint.printer.to_sexpr``), separated by `` ; ``,
-then each problem as its code and the exact text it points at, ``TL001 «(y +»``; ``nothing`` when the
-snippet holds neither (an operator named in prose, ``$\\otimes$``). Lines starting with ``#`` are comments.
+snippet gives: the statements as s-expressions (``tensorlint.printer.to_sexpr``, with ``remark`` before a
+statement inside a remark of its row), separated by `` ; ``, then each problem as its code and the exact
+text it points at, ``TL001 «(y +»``; ``nothing`` when the snippet holds neither (an operator named in prose,
+``$\\otimes$``). Lines starting with ``#`` are comments.
 Snippets are single lines; a span that had line breaks is written with spaces.
 
 To accept the current output as the expected one (after checking the diff), run
@@ -44,7 +45,8 @@ class Snippet:
 def render(text: str) -> str:
     """What parsing ``text`` gives, in the notation files' format."""
     result = parse_span(text)
-    items = [to_sexpr(statement.chain) for statement in result.statements]
+    # A statement inside a remark of its row (not continued by the next row) is marked `remark`.
+    items = [("remark " if statement.remark else "") + to_sexpr(statement.chain) for statement in result.statements]
     items += [f"{code} «{text[start:end]}»" for start, end, code, _ in result.problems]
     return " ; ".join(items) or "nothing"
 

@@ -401,7 +401,7 @@ class Deriver:
 
     def power_differential(self, expr: ir.Power) -> ir.Expr | None:
         base, exponent = expr.base, expr.exponent
-        if isinstance(exponent, str):
+        if isinstance(exponent, str | ir.Expr):
             raise DeriveError("a power with a symbolic exponent")
         if isinstance(base, ir.Norm) and exponent == 2.0:
             operand = base.operand

@@ -21,6 +21,7 @@ from tensorlint.lower import layer_name, lower, name_key
 from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, Fix, MathSpan, Severity, Symbol
 from tensorlint.parse import parse_span
 from tensorlint.prose import facts
+from tensorlint.relations import INEQUALITIES, is_condition
 from tensorlint.shapes import Declared, ShapeError, ShapeInference, show_shape
 from tensorlint.verify import Outcome, variables, verify
 
@@ -420,6 +421,7 @@ class Interpreter:
                 listed = []
             else:
                 listed = []
+            tail = self.previous_tail
             try:
                 self.statement(chain, span)
             except Exception as error:
@@ -427,6 +429,9 @@ class Interpreter:
                 start, end = span.doc_offset(chain.start), span.doc_offset(max(chain.start, chain.end - 1)) + 1
                 message = f"internal checker error: {describe(error)}"
                 self.diagnostics.append(Diagnostic("TL900", message, start, end, "warning"))
+            if statement.remark:
+                # A remark's equation (`& & \text{from } x^T y = y^T x`) is not what the next row continues.
+                self.previous_tail = tail
 
     def statement(self, chain: ast.Chain, span: MathSpan) -> None:
         parts: list[Part | None] = [Part(node, span) if node is not None else None for node in chain.parts]
@@ -555,8 +560,14 @@ class Interpreter:
         if op == "to":
             self.signature(left.node, right.node)
             return
-        if op in ("approx", "<", ">", "le", "ge"):
-            self.add_claim(left, right, "uncheckable", "inequalities and approximations are not checked yet")
+        if op == "approx":
+            self.add_claim(left, right, "uncheckable", "approximations are not checked yet")
+            return
+        if op in INEQUALITIES:
+            if is_condition(left.node, right.node, self.is_defined):
+                self.add_claim(left, right, "uncheckable", "not checked: a condition on the values, not a claim")
+                return
+            self.check(left, op, right)
             return
         if op in ("=", "def"):
             call = self.call_target(left.node)
@@ -624,6 +635,11 @@ class Interpreter:
         "Consider", "Define", "Suppose", "where"): ``f(x) = …`` then (re)defines f rather than claiming."""
         sentence = SENTENCE_END.split(self.lead_in)[-1]
         return DEFINITION_CUE.search(sentence) is not None
+
+    def is_defined(self, node: ast.Node) -> bool:
+        """Whether a bare name (``J``, ``x_i``) has a definition in the note, so an inequality on it is a claim."""
+        target = self.definition_target(node)
+        return target is not None and target[0] in self.env.definitions
 
     def gradient_name(self, left: ast.Node, right: ast.Node) -> str | None:
         """``dW = \\frac{\\partial L}{\\partial W}``: from here on, ``dX`` means the gradient of L by X."""
@@ -920,7 +936,7 @@ class Interpreter:
             env.known |= names
             env.version += len(env.known) != before
         codes = {
-            "wrong": ("TL201", "error"),
+            "wrong": (outcome.code or "TL201", "error"),
             "shape": (outcome.code or "TL101", "error"),
             "layout": ("TL203", "warning"),
         }

@@ -90,8 +90,9 @@ class Unary(Expr):
 @dataclass(frozen=True)
 class Power(Expr):
     base: Expr
-    # A number, or a dimension's name (det(A)^n).
-    exponent: float | str
+    # A number, a dimension's name (det(A)^n), or arithmetic on letters that stand for one integer
+    # throughout the claim (x^{n-1}, X^k).
+    exponent: float | str | Expr
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,9 @@ class Deriv(Expr):
     numerator: Expr
     wrt: Wrt
     gradient: bool = False
+    # A layout the notation fixes, whatever the note's convention: ``∂f/∂x^T`` and ``\\operatorname{D}f`` are
+    # numerator layout, ``∂²f/∂x∂y^T`` has x down the rows (denominator layout of the nested derivatives).
+    layout: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,17 @@ class RandomFunction(Expr):
     key: str
     args: tuple[Expr, ...]
     shape: tuple[str | int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Readings(Expr):
+    """Notation with several standard readings that the note does not settle, such as
+    ``\\mathrm{tr}(X + A)^{-1}`` (tr((X + A)⁻¹) or (tr(X + A))⁻¹). ``options`` are the readings and ``names``
+    say each in words for messages. ``readings.expand`` enumerates the readings of a whole expression; a
+    claim holds if it holds in one reading and is false only if it fails in every one."""
+
+    options: tuple[Expr, ...]
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)

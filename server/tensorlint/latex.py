@@ -433,6 +433,8 @@ class Printer:
             if isinstance(operand, ir.Unary) and operand.op == "transpose":
                 return self.wrap(operand.operand, POSTFIX + 1) + ("⁻ᵀ" if self.text else "^{-T}")
             return self.wrap(operand, POSTFIX + 1) + ("⁻¹" if self.text else "^{-1}")
+        if op == "pinv":
+            return self.wrap(operand, POSTFIX + 1) + ("⁺" if self.text else "^{+}")
         if op == "sqrt":
             return f"√({self.expr(operand)})" if self.text else f"\\sqrt{{{self.expr(operand)}}}"
         if op == "abs":
@@ -448,7 +450,10 @@ class Printer:
 
     def print_power(self, expr: ir.Power) -> str:
         exponent = expr.exponent
-        written = number(exponent, self.text) if isinstance(exponent, float | int) else str(exponent)
+        if isinstance(exponent, ir.Expr):
+            written = self.expr(exponent)
+        else:
+            written = number(exponent, self.text) if isinstance(exponent, float | int) else str(exponent)
         base = self.wrap(expr.base, POSTFIX + 1)
         if isinstance(expr.base, ir.Norm) or (isinstance(expr.base, ir.Index) and isinstance(expr.base.base, ir.Var)):
             base = self.expr(expr.base)

@@ -32,6 +32,11 @@ ELEMENTWISE = {
 }
 FUNCTION_NAMES = {"sigma": "sigmoid", "tanh": "tanh"}
 MATRIX_FUNCTIONS = {"tr", "det", "logdet", "vec", "diag"} | ELEMENTWISE
+# A power written after the parentheses of these applies to the value or to the argument: both are read.
+POWER_AMBIGUOUS = {"tr"}
+# Letters that, in an exponent, are a symbolic power (``x^n``, ``X^{p-1}``); ``k`` only on a matrix.
+POWER_LETTERS = {"n", "m", "p", "q", "r", "N", "M"}
+GREEK_EXPONENTS = {"alpha", "beta", "gamma", "kappa", "nu", "rho", "lambda", "mu", "eta", "theta", "omega"}
 
 
 def name_key(node: ast.Name, unify_fonts: bool = True) -> str:
@@ -85,6 +90,14 @@ class Scope:
     # When the note writes gradients as d-names (dW = ∂L/∂W, the CS231n habit): the loss L.
     gradient_loss: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Derivative operators applied in a row, outermost first: ``(wrt, gradient)`` each."""
+
+    steps: tuple[tuple[ir.Wrt, bool], ...]
+    layout: str | None = None
 
 
 class Lowerer:
@@ -341,10 +354,16 @@ class Lowerer:
 
     # Derivatives ------------------------------------------------------------------------------------------
 
-    def derivative_operator(self, node: ast.Node) -> tuple[ir.Wrt, bool] | ir.Unsupported | None:
-        """``\\frac{\\partial}{\\partial W}``, ``\\partial_X``, ``\\nabla_X``: operators on what follows."""
+    def derivative_operator(self, node: ast.Node) -> tuple[ir.Wrt, bool] | Operator | ir.Unsupported | None:
+        """``\\frac{\\partial}{\\partial W}``, ``\\partial_X``, ``\\nabla_X``: operators on what follows; second
+        derivatives ``\\frac{\\partial^2}{\\partial x\\,\\partial x^T}``, ``\\nabla^2_x`` give two."""
         if isinstance(node, ast.Frac) and self.is_bare_differential(node.numerator):
             return self.wrt(node.denominator)
+        if isinstance(node, ast.Frac) and self.is_second_differential(node.numerator):
+            return self.second_wrt(node.denominator)
+        hessian = self.hessian_operator(node)
+        if hessian is not None:
+            return hessian
         if isinstance(node, ast.Sub) and isinstance(node.base, ast.Partial | ast.Nabla):
             target = self.wrt_target(node.index)
             if target is None:
@@ -355,13 +374,74 @@ class Lowerer:
     def is_bare_differential(self, node: ast.Node) -> bool:
         return isinstance(node, ast.Partial) or self.is_differential_d(node)
 
-    def wrt(self, denominator: ast.Node) -> tuple[ir.Wrt, bool] | ir.Unsupported:
+    def is_second_differential(self, node: ast.Node) -> bool:
+        """``\\partial^2`` or ``d^2``."""
+        return (
+            isinstance(node, ast.Sup)
+            and self.is_bare_differential(node.base)
+            and isinstance(node.exponent, ast.Number)
+            and node.exponent.text == "2"
+        )
+
+    def second_wrt(self, denominator: ast.Node) -> Operator | ir.Unsupported:
+        """The denominator of a second derivative: ``\\partial x^2``, ``\\partial x\\,\\partial x^T``, ``dx_i dx_j``.
+        A transpose on a variable there only marks the Hessian's layout, which a scalar's Hessian (symmetric)
+        does not need; the outer derivative comes first, as in ∂/∂x (∂f/∂y)."""
+        items = list(denominator.items) if isinstance(denominator, ast.Juxt) else [denominator]
+        targets: list[ast.Node] = []
+        marked: list[int] = []
+        index = 0
+        while index < len(items):
+            item = items[index]
+            if not self.is_bare_differential(item) or index + 1 >= len(items):
+                return ir.Unsupported("a second derivative whose denominator is not understood")
+            target = items[index + 1]
+            if isinstance(target, ast.Transpose) and not target.inverse:
+                marked.append(len(targets))
+                target = target.base
+            if isinstance(target, ast.Sup) and isinstance(target.exponent, ast.Number) and target.exponent.text == "2":
+                targets.extend((target.base, target.base))
+            else:
+                targets.append(target)
+            index += 2
+        if len(targets) != 2:
+            return ir.Unsupported("a second derivative whose denominator is not two variables")
+        found = [self.wrt_target(target) for target in targets]
+        if any(one is None for one in found):
+            return ir.Unsupported("a second derivative with respect to something that is not a variable")
+        # ∂x ∂y^T puts x down the rows (the nested derivatives in denominator layout), ∂x^T ∂y across them.
+        layout = "denominator" if marked == [1] else "numerator" if marked == [0] else None
+        return Operator(tuple((one[0], False) for one in found if one is not None), layout)
+
+    def hessian_operator(self, node: ast.Node) -> Operator | ir.Unsupported | None:
+        """``\\nabla^2_x``, ``\\nabla_x^2``, ``\\nabla_x \\nabla_x^T``: the Hessian by x."""
+        subscript: ast.Node | None = None
+        if isinstance(node, ast.Sub) and isinstance(node.base, ast.Sup) and isinstance(node.base.base, ast.Nabla):
+            power, subscript = node.base, node.index
+        elif isinstance(node, ast.Sup) and isinstance(node.base, ast.Sub) and isinstance(node.base.base, ast.Nabla):
+            power, subscript = node, node.base.index
+        else:
+            return None
+        if not (isinstance(power.exponent, ast.Number) and power.exponent.text == "2"):
+            return None
+        target = self.wrt_target(subscript)
+        if target is None:
+            return ir.Unsupported("a Hessian with respect to something that is not a variable")
+        return Operator(((target[0], False), (target[0], False)))
+
+    def wrt(self, denominator: ast.Node) -> tuple[ir.Wrt, bool] | Operator | ir.Unsupported:
         if (
             isinstance(denominator, ast.Juxt)
             and len(denominator.items) == 2
             and self.is_bare_differential(denominator.items[0])
         ):
-            target = self.wrt_target(denominator.items[1])
+            variable = denominator.items[1]
+            if isinstance(variable, ast.Transpose) and not variable.inverse:
+                # ∂f/∂x^T and ∂f/∂x': the numerator-layout marker (Jacobian rows are f, columns x).
+                marked = self.wrt_target(variable.base)
+                if marked is not None:
+                    return Operator((marked,), "numerator")
+            target = self.wrt_target(variable)
             if target is not None:
                 return target
         return ir.Unsupported("a derivative whose denominator is not ∂ of one variable")
@@ -397,6 +477,11 @@ class Lowerer:
     def make_derivative(self, operand: ir.Expr, operator: object, node: ast.Node) -> ir.Expr:
         if isinstance(operator, ir.Unsupported):
             return ir.Unsupported(operator.reason, start=node.start, end=node.end)
+        if isinstance(operator, Operator):
+            # The innermost derivative is the last written: ∂²f/∂x∂y = ∂/∂x (∂f/∂y).
+            for wrt, gradient in reversed(operator.steps):
+                operand = ir.Deriv(operand, wrt, gradient, operator.layout, start=node.start, end=operand.end)
+            return operand
         assert isinstance(operator, tuple)
         wrt, gradient = operator
         return ir.Deriv(operand, wrt, gradient, start=node.start, end=operand.end)
@@ -423,8 +508,14 @@ class Lowerer:
             rest = numerator.items[1:]
             operand = self.juxtaposition(rest, numerator) if len(rest) > 1 else self.expr(rest[0])
             return self.make_derivative(operand, operator, node)
+        if isinstance(numerator, ast.Juxt) and self.is_second_differential(numerator.items[0]):
+            rest = numerator.items[1:]
+            operand = self.juxtaposition(rest, numerator) if len(rest) > 1 else self.expr(rest[0])
+            return self.make_derivative(operand, self.second_wrt(node.denominator), node)
         if isinstance(numerator, ast.Sup) and isinstance(numerator.base, ast.Partial):
-            return self.unsupported(node, "higher derivatives are not checked yet")
+            if self.is_second_differential(numerator):
+                return self.unsupported(node, "a derivative operator with nothing to act on")
+            return self.unsupported(node, "derivatives of order three or more are not checked yet")
         if self.is_bare_differential(numerator):
             return self.unsupported(node, "a derivative operator with nothing to act on")
         return ir.Binary("div", self.expr(numerator), self.expr(node.denominator), start=node.start, end=node.end)
@@ -468,16 +559,74 @@ class Lowerer:
         is_e = isinstance(base_node, ast.Name) and base_node.text == "e" and not base_node.font
         if is_e and "e" not in self.scope.variables:
             return ir.Unary("exp", self.expr(exponent), **where)
-        base = self.expr(node.base)
+        if isinstance(exponent, ast.Name) and exponent.text == "dagger" and not exponent.font:
+            # X^\dagger, X^+: the Moore-Penrose pseudo-inverse.
+            return ir.Unary("pinv", self.expr(base_node), **where)
+        if (
+            isinstance(base_node, ast.Func)
+            and base_node.call
+            and base_node.name in POWER_AMBIGUOUS
+            and base_node.sub is None
+            and base_node.power is None
+        ):
+            return self.function_power(base_node, exponent, node)
+        return self.power(self.expr(base_node), base_node, exponent, node)
+
+    def power(self, base: ir.Expr, base_node: ast.Node, exponent: ast.Node, node: ast.Node) -> ir.Expr:
+        """``base`` raised to what ``exponent`` says: a number (``-1`` is the inverse, ``1/2`` a fractional
+        power), a dimension (``det(A)^n``) or a symbolic integer such as ``n - 1`` or ``X^k``."""
+        where: Any = {"start": node.start, "end": node.end}
+        value = number_value(exponent)
+        if value == -1.0:
+            return ir.Unary("inverse", base, **where)
+        if value is not None and value < 0 and value.is_integer():
+            return ir.Power(ir.Unary("inverse", base, **where), -value, **where)
+        if value is not None:
+            return ir.Power(base, value, **where)
         if isinstance(exponent, ast.Name) and exponent.text in self.scope.dims:
             return ir.Power(base, exponent.text, **where)
-        if isinstance(exponent, ast.Neg) and isinstance(exponent.operand, ast.Number):
-            if exponent.operand.text == "1":
-                return ir.Unary("inverse", base, **where)
-            return ir.Power(ir.Unary("inverse", base, **where), float(exponent.operand.text), **where)
-        if isinstance(exponent, ast.Number):
-            return ir.Power(base, float(exponent.text), **where)
+        if self.symbolic_exponent(exponent, base_node):
+            return ir.Power(base, self.expr(exponent), **where)
         return self.unsupported(node, "a superscript that is not a transpose, an inverse or a power")
+
+    def symbolic_exponent(self, exponent: ast.Node, base_node: ast.Node) -> bool:
+        """Whether ``exponent`` is arithmetic on numbers and on letters that name a power: ``n - 1``, ``2n``,
+        ``\\alpha``, ``-n/2``; ``k`` only on a matrix (``X^k``: on a scalar or a vector it is as often an
+        iterate, ``x^{k+1}``). ``t``, ``i``, ``j`` and ``l`` are iterates, indices or a transpose, never a power."""
+        matrix = any(
+            isinstance(inner, ast.Name) and inner.text[:1].isupper() and len(inner.text) == 1
+            for inner in ast.walk(base_node)
+        )
+        for inner in ast.walk(exponent):
+            if isinstance(inner, ast.Name):
+                text = inner.text
+                if text in self.scope.dims:
+                    continue
+                if inner.font in DISTINCT_FONTS or not (
+                    text in POWER_LETTERS or text in GREEK_EXPONENTS or (text == "k" and matrix)
+                ):
+                    return False
+            elif isinstance(inner, ast.BinOp):
+                if inner.op not in ("+", "-", "div", "cdot"):
+                    return False
+            elif not isinstance(inner, ast.Number | ast.Neg | ast.Juxt | ast.Frac):
+                return False
+        return True
+
+    def function_power(self, function: ast.Func, exponent: ast.Node, node: ast.Sup) -> ir.Expr:
+        """``\\mathrm{tr}(X + A)^{-1}``: the power of the trace, or the trace of the power. Both readings."""
+        where: Any = {"start": node.start, "end": node.end}
+        outside = self.power(self.function(function), function, exponent, node)
+        argument = function.arg
+        if isinstance(argument, ast.Delimited) and len(argument.items) == 1:
+            argument = argument.items[0]
+        inside_power = self.power(self.expr(argument), argument, exponent, node)
+        if isinstance(outside, ir.Unsupported) or isinstance(inside_power, ir.Unsupported):
+            return outside
+        inside = ir.Unary(function.name, inside_power, **where)
+        written = _exponent_text(exponent)
+        names = (f"{function.name}((…)^{written})", f"({function.name}(…))^{written}")
+        return ir.Readings((inside, outside), names, **where)
 
     def big_operator(self, node: ast.BigOp) -> ir.Expr:
         where: Any = {"start": node.start, "end": node.end}
@@ -612,6 +761,35 @@ class Lowerer:
         return self.unsupported(node, "notation that is not understood")
 
 
+def number_value(node: ast.Node) -> float | None:
+    """The value of an exponent written with numbers only: ``2``, ``-1``, ``1/2``, ``-\\frac{1}{2}``, ``0.5``."""
+    if isinstance(node, ast.Number) and not node.font:
+        try:
+            return float(node.text)
+        except ValueError:
+            return None
+    if isinstance(node, ast.Neg):
+        inner = number_value(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, ast.Frac) or (isinstance(node, ast.BinOp) and node.op == "div"):
+        top = number_value(node.numerator if isinstance(node, ast.Frac) else node.left)
+        bottom = number_value(node.denominator if isinstance(node, ast.Frac) else node.right)
+        if top is None or not bottom:
+            return None
+        return top / bottom
+    return None
+
+
+def _exponent_text(node: ast.Node) -> str:
+    value = number_value(node)
+    if value is not None:
+        text = f"{value:g}"
+        return text if len(text) == 1 else "{" + text + "}"
+    if isinstance(node, ast.Name):
+        return node.text
+    return "{…}"
+
+
 def _terms(node: ast.Node) -> list[ast.Node] | None:
     """The terms of a sum written with ``+`` only; None when a ``-`` is involved."""
     terms: list[ast.Node] = []
@@ -632,10 +810,31 @@ def _add(left: ir.Expr, right: ir.Expr, sign: int, node: ast.Node) -> ir.Expr:
     signs: tuple[int, ...] = (1,)
     if isinstance(left, ir.Add):
         terms, signs = left.terms, left.signs
+    terms = (*terms, right)
+    if all(_is_number(term) for term in terms):
+        # Arithmetic on numbers, (1+1) + (1+1)^2 = 6: the 1 is the number one.
+        return ir.Add(terms, (*signs, sign), start=node.start, end=node.end)
     # In a sum, diag(X) of a matrix is the diagonal matrix (2X^{-1} - diag(X^{-1})), not the vector, and a
     # nonzero constant is that constant in every entry (1 - σ(x) elementwise).
-    terms = tuple(_broadcast_constant(_diagonal_matrix(term)) for term in (*terms, right))
+    terms = tuple(_broadcast_constant(_diagonal_matrix(term)) for term in terms)
     return ir.Add(terms, (*signs, sign), start=node.start, end=node.end)
+
+
+def _is_number(expr: ir.Expr) -> bool:
+    """Whether ``expr`` is made of written numbers only: ``2``, ``(1+1)^2``, ``\\frac{1}{2}``, ``-3``."""
+    if isinstance(expr, ir.Const):
+        return True
+    if isinstance(expr, ir.Add):
+        return all(_is_number(term) for term in expr.terms)
+    if isinstance(expr, ir.Prod):
+        return all(_is_number(factor) for factor in expr.factors)
+    if isinstance(expr, ir.Power):
+        return isinstance(expr.exponent, float) and _is_number(expr.base)
+    if isinstance(expr, ir.Unary):
+        return expr.op in ("neg", "sqrt", "abs", "inverse") and _is_number(expr.operand)
+    if isinstance(expr, ir.Binary):
+        return expr.op == "div" and _is_number(expr.left) and _is_number(expr.right)
+    return False
 
 
 def _broadcast_constant(term: ir.Expr) -> ir.Expr:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from tensorlint import ir
+from tensorlint.einstein import free_indices, labels_of
 
 STEP = 1e-20
 FD_STEP = 1e-6
@@ -174,6 +175,9 @@ class Evaluator:
         self.reading = "unconstrained"
         # Whether an index repeated in a product and free nowhere else is summed (Einstein's convention).
         self.einstein = True
+        # Labels that Einstein's convention must not sum here (see ``einstein.py``): the other side's free
+        # indices, an enclosing sum's labels, the indices of the variable a derivative is taken by.
+        self.kept: frozenset[str] = frozenset()
         # time.monotonic() after which evaluation gives up (the claim becomes uncheckable).
         self.deadline = float("inf")
         # Output shapes of declared functions that the note never defines (instantiated at random).
@@ -182,6 +186,48 @@ class Evaluator:
     def reset(self) -> None:
         """Forget cached values before evaluating the other side of a claim."""
         self.overrides, self.cache, self.depth, self.scope = {}, {}, 0, ""
+
+    def eval_side(self, expr: ir.Expr, other: ir.Expr) -> Value:
+        """One side of a claim: a dummy index is summed within its own term, unless the other side has it
+        free (``(x \\odot y)_i = x_i y_i`` is elementwise)."""
+        self.kept = free_indices(other)
+        self.seed_exponents(expr, other)
+        try:
+            return self.eval(expr)
+        finally:
+            self.kept = frozenset()
+
+    def seed_exponents(self, *exprs: ir.Expr) -> None:
+        """A letter in a symbolic exponent (``x^{n-1}``, ``X^k``) is an integer: it gets the value a dimension
+        of that name would get, everywhere in the claim (so ``n x^{n-1}`` uses one n)."""
+        instance = self.instance
+        for expr in exprs:
+            for node in ir.walk(expr):
+                if not (isinstance(node, ir.Power) and isinstance(node.exponent, ir.Expr)):
+                    continue
+                for inner in ir.walk(node.exponent):
+                    if not isinstance(inner, ir.Var) or inner.key in instance.values or self.definition(inner.key):
+                        continue
+                    shape = instance.shape_of(inner.key)
+                    if shape is not None and natural(shape) == ():
+                        instance.values[inner.key] = np.full(shape, self.size(inner.key), dtype=complex)
+
+    def keeping(self, labels: frozenset[str], replace: bool = False) -> frozenset[str]:
+        """Add ``labels`` to the kept ones (or replace them); returns the previous set to restore."""
+        saved = self.kept
+        self.kept = labels if replace else saved | labels
+        return saved
+
+    def summed(self, value: Value) -> Value:
+        """A finished product term: its repeated indices that are not kept are summed (Einstein)."""
+        if not self.einstein or not value.repeated or value.tensor is not None:
+            return value
+        data, labels = value.data, list(value.labels)
+        for label in sorted(value.repeated - self.kept):
+            if label in labels:
+                data = data.sum(axis=labels.index(label))
+                labels.remove(label)
+        return Value(data, tuple(labels), value.repeated & self.kept, value.tensor)
 
     # Names ----------------------------------------------------------------------------------------------
 
@@ -196,12 +242,14 @@ class Evaluator:
                 raise Unsupported(f"`{key}` is defined in terms of itself")
             self.in_progress.add(key)
             saved_scope, self.scope = self.scope, f"{key}::"
+            saved_kept = self.keeping(frozenset(self.definition_labels(key)), replace=True)
             try:
                 value = self.eval(definition)
                 value = self.index_definition(key, value)
             finally:
                 self.in_progress.discard(key)
                 self.scope = saved_scope
+                self.kept = saved_kept
             self.cache[key] = value
             return value
         return Value(self.base_value(key))
@@ -307,12 +355,12 @@ class Evaluator:
         if isinstance(expr, ir.Delta):
             return self.delta(expr)
         if isinstance(expr, ir.Index):
-            return self.index(self.eval(expr.base), expr.indices)
+            return self.summed(self.index(self.eval(expr.base), expr.indices))
         if isinstance(expr, ir.Prod):
             value = self.eval(expr.factors[0])
             for factor in expr.factors[1:]:
                 value = self.multiply(value, self.eval(factor), expr.dot)
-            return value
+            return self.summed(value)
         if isinstance(expr, ir.Add):
             value = self.eval(expr.terms[0])
             for term, sign in zip(expr.terms[1:], expr.signs[1:], strict=True):
@@ -321,8 +369,12 @@ class Evaluator:
         if isinstance(expr, ir.Unary):
             return self.unary(expr.op, self.eval(expr.operand))
         if isinstance(expr, ir.Power):
+            if isinstance(expr.exponent, ir.Expr):
+                return self.power(self.eval(expr.base), self.scalar(self.eval(expr.exponent), "an exponent"))
             exponent = self.size(expr.exponent) if isinstance(expr.exponent, str) else expr.exponent
             return self.power(self.eval(expr.base), exponent)
+        if isinstance(expr, ir.Readings):
+            raise Unsupported(f"the notation has several readings ({' or '.join(expr.names)})")
         if isinstance(expr, ir.Binary):
             return self.binary(expr.op, self.eval(expr.left), self.eval(expr.right))
         if isinstance(expr, ir.Norm):
@@ -387,10 +439,22 @@ class Evaluator:
             return self.slice(value, data, refs, shape, lead)
         selectors, new_labels = self.select(refs, shape, lead, "a slice such as Y_{i,:}")
         data = data[tuple(selectors)]
+        repeated = set(value.repeated)
         for label in new_labels:
-            if label in labels or new_labels.count(label) > 1:
+            if label in labels:
                 raise Unsupported(f"the index {label} repeated within one name")
-        return Value(data, tuple(labels + new_labels), value.repeated)
+        # X_{ii} where the other side has i free: the diagonal entry for each i. Elsewhere it is the trace
+        # (Einstein) or still the diagonal entry for each i (F_{i,j,i} = x_j): not judged.
+        for position in range(len(new_labels) - 1, 0, -1):
+            label = new_labels[position]
+            first = new_labels.index(label)
+            if first < position:
+                if label not in self.kept:
+                    raise Unsupported(f"the index {label} repeated within one name (summed, or for each {label}?)")
+                data = np.moveaxis(np.diagonal(data, axis1=lead + first, axis2=lead + position), -1, lead + first)
+                del new_labels[position]
+                repeated.add(label)
+        return Value(data, tuple(labels + new_labels), frozenset(repeated))
 
     def slice(
         self, value: Value, data: np.ndarray, refs: tuple[ir.IndexRef, ...], shape: tuple[int, ...], lead: int
@@ -496,6 +560,17 @@ class Evaluator:
             if not square:
                 raise Unsupported("inverse of a non-square matrix")
             return Value(np.linalg.inv(data), labels, value.repeated)
+        if op == "pinv":
+            # The Moore-Penrose inverse of a full-rank matrix, written with plain transposes so that the
+            # complex step stays exact: (AᵀA)⁻¹Aᵀ for a tall A, Aᵀ(AAᵀ)⁻¹ for a wide one.
+            if natural(shape) == ():
+                raise Unsupported("x^+ of a scalar (the pseudo-inverse, or the positive part?)")
+            if len(shape) != 2:
+                raise Unsupported("the pseudo-inverse of something that is not a matrix")
+            transposed = np.swapaxes(data, -1, -2)
+            if shape[0] >= shape[1]:
+                return Value(np.linalg.solve(transposed @ data, transposed), labels, value.repeated)
+            return Value(np.swapaxes(np.linalg.solve(data @ transposed, data), -1, -2), labels, value.repeated)
         if op == "tr":
             if not square:
                 raise Unsupported("trace of a non-square matrix")
@@ -559,13 +634,21 @@ class Evaluator:
             return Value(exponentials / exponentials.sum())
         raise Unsupported(f"the operation `{op}`")
 
-    def power(self, value: Value, exponent: float) -> Value:
+    def scalar(self, value: Value, what: str) -> complex:
+        if value.labels or value.tensor is not None or natural(value.matrix_shape) != ():
+            raise Unsupported(f"{what} that is not a number")
+        return complex(value.data.reshape(-1)[0])
+
+    def power(self, value: Value, exponent: float | complex) -> Value:
         shape = value.matrix_shape
         if natural(shape) == ():
             return Value(value.data**exponent, value.labels, value.repeated)
-        if len(shape) == 2 and shape[0] == shape[1] and float(exponent).is_integer():
-            return Value(np.linalg.matrix_power(value.data, int(exponent)), value.labels, value.repeated)
-        raise Unsupported("a power of a non-square matrix")
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise Unsupported("a power of a non-square matrix")
+        power = complex(exponent)
+        if power.imag != 0 or not power.real.is_integer():
+            raise Unsupported("a matrix power whose exponent is not an integer")
+        return Value(np.linalg.matrix_power(value.data, int(power.real)), value.labels, value.repeated)
 
     def binary(self, op: str, left: Value, right: Value) -> Value:
         if left.tensor is not None or right.tensor is not None:
@@ -657,7 +740,11 @@ class Evaluator:
             self.overrides, self.cache = saved
 
     def sum(self, expr: ir.Sum) -> Value:
-        body = self.eval(expr.body)
+        saved = self.keeping(frozenset(expr.labels))
+        try:
+            body = self.eval(expr.body)
+        finally:
+            self.kept = saved
         data, labels = body.data, list(body.labels)
         for label in expr.labels:
             if label in labels:
@@ -720,8 +807,19 @@ class Evaluator:
         return Value(stacked, probe.labels, probe.repeated), point
 
     def derivative(self, expr: ir.Deriv) -> Value:
+        if expr.layout is not None and expr.layout != self.layout:
+            # The notation fixes this derivative's layout (∂f/∂x^T): arrange it so, whatever is being tried.
+            tried, self.layout = self.layout, expr.layout
+            try:
+                return self.derivative(expr)
+            finally:
+                self.layout = tried
         wrt = expr.wrt
-        full, point = self.jacobian(expr.numerator, wrt.key)
+        saved = self.keeping(frozenset(labels_of(wrt.indices or ())))
+        try:
+            full, point = self.jacobian(expr.numerator, wrt.key)
+        finally:
+            self.kept = saved
         if wrt.vec and point.ndim == 2:
             # The variable's axes, flattened by columns, as for vec(X).
             data = np.swapaxes(full.data, -1, -2)
@@ -790,10 +888,11 @@ class Evaluator:
                     raise Unsupported(f"index {index + 1} is out of range for size {size}")
                 selectors.append(index)
         data = data[tuple(selectors)]
-        # An index in both numerator and denominator is not summed: take the diagonal.
+        # An index in both numerator and denominator is not summed, nor one written twice in the
+        # denominator (∂X_{ii}, one diagonal entry): take the diagonal.
         for position in range(len(axes) - 1, lead - 1, -1):
             kind, name = axes[position]
-            if kind == "label" and ("label", name) in axes[:lead]:
+            if kind == "label" and ("label", name) in axes[:position]:
                 first = axes.index(("label", name))
                 data = np.moveaxis(np.diagonal(data, axis1=first, axis2=position), -1, first)
                 del axes[position]

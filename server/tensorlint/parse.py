@@ -40,6 +40,9 @@ RELATIONS = {
     "EQ": "=", "NE": "ne", "DEFEQ": "def", "LT": "<", "GT": ">", "LE": "le", "GE": "ge",
     "APPROX": "approx", "IN": "in", "TO": "to",
 }  # fmt: skip
+# The Loewner order between matrices, read as a relation of its own (a positive semidefinite difference).
+LOEWNER = {"succeq": "succeq", "succcurlyeq": "succeq", "⪰": "succeq", "preceq": "preceq", "preccurlyeq": "preceq",
+           "⪯": "preceq"}  # fmt: skip
 # After one of these a statement is not finished, so a remark in words that follows belongs to it:
 # `i = \text{from } 1 \text{ to } C` is one (unreadable) statement, not `i =` and two more.
 DANGLING = set(RELATIONS) | {"PLUS", "MINUS", "CDOT", "TIMES", "OTIMES", "ODOT", "SLASH", "COLON"}
@@ -59,6 +62,9 @@ class Statement:
     chain: ast.Chain
     start: int
     end: int
+    # A statement inside a remark of its row (``& & \\text{from } x^T y = y^T x``, ``\\text{since } c = d``):
+    # still a statement, but not one that the next row's ``= …`` continues.
+    remark: bool = False
 
 
 @dataclass
@@ -132,7 +138,7 @@ class _Build(Transformer):
             if isinstance(child, Token):
                 if expect_part:
                     parts.append(None)
-                ops.append(RELATIONS[child.type])
+                ops.append(LOEWNER.get(str(child.value).lstrip("\\"), RELATIONS[child.type]))
                 expect_part = True
             else:
                 parts.append(child)
@@ -386,12 +392,20 @@ def _parser() -> Lark:
 
 
 def split_statements(tokens: list[Token]) -> list[list[Token]]:
-    """Split a span's tokens into statements at top-level separators; drop alignment marks and noise.
+    """Split a span's tokens into statements at top-level separators; drop alignment marks and noise."""
+    return [statement for statement, _ in split_with_remarks(tokens)]
+
+
+def split_with_remarks(tokens: list[Token]) -> list[tuple[list[Token], bool]]:
+    """The statements of a span, each with whether it sits in a remark of its row.
 
     A remark in words after an unfinished statement (``i = \\text{from } 1``) stays in it as a ``WORDS``
-    token, so that the whole statement is reported as unreadable rather than cut into pieces.
+    token, so that the whole statement is reported as unreadable rather than cut into pieces. A remark in
+    words after a finished one (``a &= b & & \\text{from } c = d``) starts the remark: what follows it in the
+    row is a statement of its own, marked as a remark so that the next row's ``&= …`` continues ``a = b``.
+    In ``eqnarray`` rows (``a &=& b``) an ``&`` right after the relation is an alignment point as well.
     """
-    statements: list[list[Token]] = []
+    statements: list[tuple[list[Token], bool]] = []
     current: list[Token] = []
     depth = 0
     matrix_depth = 0
@@ -400,16 +414,21 @@ def split_statements(tokens: list[Token]) -> list[list[Token]]:
     # In a row of `align`, `&` alternates: an alignment point (dropped), then a column separator (a split),
     # so `x &= 1 & y &= 2` is two statements while `a &= b \\ &= c` keeps its chain.
     ampersands = 0
+    # Whether this row already holds a statement, and whether a remark in words has started in it.
+    row_has_statement = False
+    in_remark = False
 
     def finish() -> None:
-        nonlocal current, has_words
+        nonlocal current, has_words, row_has_statement
         if current and not _is_equation_number(current):
-            statements.append(current)
+            statements.append((current, in_remark))
+            row_has_statement = True
         current = []
         has_words = False
 
-    for token in tokens:
-        kind = token.type
+    kind = ""
+    for position, token in enumerate(tokens):
+        previous_kind, kind = kind, token.type
         if kind in OPENERS:
             depth += 1
             matrix_depth += kind == "MAT_BEGIN"
@@ -422,20 +441,29 @@ def split_statements(tokens: list[Token]) -> list[list[Token]]:
             continue
         if depth == 0 and (kind in SPLITTERS or (kind == "ROW_END" and matrix_depth == 0)):
             finish()
-            ampersands = 0 if kind == "ROW_END" else ampersands
+            if kind == "ROW_END":
+                ampersands, row_has_statement, in_remark = 0, False, False
+            elif kind == "TEXT" and row_has_statement and _opens_remark(str(token.value)):
+                in_remark = True
             # What follows \forall up to the next separator is a domain, not an equation.
             skipping = kind == "QUANT"
             continue
         if skipping:
             continue
+        if kind == "AMP" and matrix_depth == 0 and _eqnarray_amp(tokens, position):
+            # `a &=& b` (eqnarray, and MathJax notes that copy it): the relation is a column of its own.
+            continue
         if kind == "AMP" and matrix_depth == 0:
             ampersands += 1
+            if ampersands % 2 == 1 and not current and row_has_statement and previous_kind == "AMP":
+                # `a &= b & & c = d`: an empty column, then a remark column.
+                in_remark = True
             if ampersands % 2 == 0:
                 finish()
             continue
         if kind == "ROW_END" and matrix_depth == 0:
             finish()
-            ampersands = 0
+            ampersands, row_has_statement, in_remark = 0, False, False
             continue
         if kind in ("QUAD", "SEP", "PERIOD", "QUANT") and depth > 0:
             continue
@@ -444,6 +472,28 @@ def split_statements(tokens: list[Token]) -> list[list[Token]]:
         current.append(token)
     finish()
     return statements
+
+
+def _eqnarray_amp(tokens: list[Token], position: int) -> bool:
+    """Whether the ``&`` at ``position`` is one side of an ``&=&`` column."""
+    before = tokens[position - 1].type if position > 0 else ""
+    after = tokens[position + 1].type if position + 1 < len(tokens) else ""
+    following = tokens[position + 2].type if position + 2 < len(tokens) else ""
+    return (before in RELATIONS and position > 1 and tokens[position - 2].type == "AMP") or (
+        after in RELATIONS and following == "AMP"
+    )
+
+
+# Words that open a justification or a side condition: the equation after them is a remark.
+REMARK_WORDS = {
+    "from", "since", "by", "using", "because", "as", "via", "where", "for", "if", "when", "with", "given",
+    "cf", "see", "note", "due", "apply", "applying", "recall", "recalling", "(", "[",
+}  # fmt: skip
+
+
+def _opens_remark(text: str) -> bool:
+    words = text.replace(",", " ").replace(":", " ").replace(".", " ").split()
+    return bool(words) and words[0].lower() in REMARK_WORDS
 
 
 def _is_equation_number(tokens: list[Token]) -> bool:
@@ -549,20 +599,20 @@ def parse_span(text: str) -> ParseResult:
         return result
     scanned = scan(text)
     tokens = scanned.tokens
-    statements_tokens: list[list[Token]]
+    statements_tokens: list[tuple[list[Token], bool]]
     if scanned.problems:
         # Read what comes before the first problem; the statement it falls in is part of the problem.
         problem_start, _, message = min(scanned.problems)
         kept = [token for token in tokens if (token.end_pos or 0) <= problem_start]
-        statements_tokens = split_statements(kept)
-        if statements_tokens and kept and statements_tokens[-1][-1] is kept[-1]:
-            problem_start = statements_tokens.pop()[0].start_pos or 0
+        statements_tokens = split_with_remarks(kept)
+        if statements_tokens and kept and statements_tokens[-1][0][-1] is kept[-1]:
+            problem_start = statements_tokens.pop()[0][0].start_pos or 0
         problem = (problem_start, len(text), "TL001", message)
     else:
-        statements_tokens = split_statements(tokens)
+        statements_tokens = split_with_remarks(tokens)
         problem = None
-    for statement in statements_tokens:
-        _parse_one(statement, result)
+    for statement, remark in statements_tokens:
+        _parse_one(statement, result, remark)
     if problem is not None:
         result.problems.append(problem)
     return result
@@ -580,7 +630,7 @@ def _mentions_an_operator(tokens: list[Token], failure: _Failure) -> bool:
     return not isinstance(parse_statement([*tokens, operand]), _Failure)
 
 
-def _parse_one(tokens: list[Token], result: ParseResult) -> None:
+def _parse_one(tokens: list[Token], result: ParseResult, remark: bool = False) -> None:
     start = tokens[0].start_pos or 0
     end = tokens[-1].end_pos or start
     for token in tokens:
@@ -621,4 +671,4 @@ def _parse_one(tokens: list[Token], result: ParseResult) -> None:
         return
     if not isinstance(parsed, ast.Chain):
         parsed = ast.Chain((parsed,), (), start=parsed.start, end=parsed.end)
-    result.statements.append(Statement(parsed, start, end))
+    result.statements.append(Statement(parsed, start, end, remark))

@@ -111,7 +111,8 @@ SIMPLE_COMMANDS = {
     "partial": "PARTIAL", "nabla": "NABLA", "cdot": "CDOT", "times": "TIMES", "otimes": "OTIMES",
     "odot": "ODOT", "circ": "ODOT", "ast": "CDOT", "star": "CDOT", "bullet": "CDOT", "cdotp": "CDOT",
     "ne": "NE", "neq": "NE", "le": "LE", "leq": "LE", "leqslant": "LE", "ge": "GE", "geq": "GE",
-    "geqslant": "GE", "approx": "APPROX", "simeq": "APPROX", "sim": "APPROX", "cong": "APPROX",
+    "geqslant": "GE", "succeq": "GE", "succcurlyeq": "GE", "preceq": "LE", "preccurlyeq": "LE",
+    "approx": "APPROX", "simeq": "APPROX", "sim": "APPROX", "cong": "APPROX",
     "propto": "APPROX", "in": "IN", "to": "TO", "rightarrow": "TO", "mapsto": "TO", "longrightarrow": "TO",
     "longmapsto": "TO", "coloneqq": "DEFEQ", "equiv": "DEFEQ", "triangleq": "DEFEQ", "doteq": "DEFEQ",
     "eqqcolon": "DEFEQ", "coloneq": "DEFEQ", "eqdef": "DEFEQ", "defeq": "DEFEQ",
@@ -129,7 +130,7 @@ UNICODE_SIMPLE = {
     "→": "TO", "↦": "TO", "⟨": "LANGLE", "⟩": "RANGLE", "…": "DOTS", "⋯": "DOTS", "⋮": "DOTS", "⋱": "DOTS",
     "≔": "DEFEQ", "≡": "DEFEQ", "≜": "DEFEQ", "⇒": "SEP", "⟹": "SEP", "⇔": "SEP", "⟺": "SEP",
     "−": "MINUS", "∗": "CDOT", "∣": "MID", "∀": "QUANT", "∃": "QUANT", "∼": "APPROX", "≃": "APPROX",
-    "∝": "APPROX",
+    "∝": "APPROX", "⪰": "GE", "⪯": "LE",
 }  # fmt: skip
 UNICODE_DOTS = {"…": "ldots", "⋯": "cdots", "⋮": "vdots", "⋱": "ddots"}
 UNICODE_BLACKBOARD = {"ℝ": "R", "ℕ": "N", "ℤ": "Z", "ℂ": "C", "ℚ": "Q", "ℍ": "H", "ℙ": "P"}
@@ -493,6 +494,11 @@ class Scanner:
             self.emit("NAME", "ast", start, end)
             self.position = end
             return
+        elif character == "+" and self.exponent_alone(end):
+            # `X^+` and `X^{+}`: the pseudo-inverse, spelled like `X^\dagger`.
+            self.emit("NAME", "dagger", start, end)
+            self.position = end
+            return
         self.emit(kind, text[start:end], start, end)
         self.position = end
 
@@ -621,10 +627,21 @@ class Scanner:
         self.position = end
 
     def after_caret(self) -> bool:
+        """Right after ``^``, ``^{`` or ``^{-`` (where ``\\top`` in ``X^{-\\top}`` is a transpose mark)."""
         previous = self.previous_kind()
-        return previous == "CARET" or (
-            previous == "LCURLY" and len(self.tokens) > 1 and self.tokens[-2].type == "CARET"
+        kinds = [token.type for token in self.tokens[-3:]]
+        return (
+            previous == "CARET"
+            or kinds[-2:] == ["CARET", "LCURLY"]
+            or (kinds == ["CARET", "LCURLY", "MINUS"] and self.top() == "{")
         )
+
+    def exponent_alone(self, end: int) -> bool:
+        """Whether the character ending at ``end`` is a whole exponent: ``^+`` or ``^{+}``."""
+        if self.previous_kind() == "CARET":
+            return True
+        kinds = [token.type for token in self.tokens[-2:]]
+        return kinds == ["CARET", "LCURLY"] and self.text[self.skip_spaces(end) : self.skip_spaces(end) + 1] == "}"
 
     def transpose_mark(self, start: int, end: int, mark: str) -> None:
         self.emit("TOP" if self.after_caret() else "UTRANS", mark, start, end)

@@ -339,6 +339,11 @@ class ShapeInference:
             shape = self.infer(expr.base)
             if isinstance(expr.exponent, str) and shape is not None and shape != ():
                 self.same(shape, (), expr, "a power with a symbolic exponent of")
+            if isinstance(expr.exponent, ir.Expr):
+                # A symbolic integer exponent (x^{n-1}, X^k): a number, on a scalar or a square matrix.
+                exponent = self.infer(expr.exponent)
+                if exponent is not None:
+                    self.same(exponent, (), expr, "an exponent")
             self.square(shape, expr, "a matrix power")
             return shape
         if isinstance(expr, ir.Binary):
@@ -419,6 +424,8 @@ class ShapeInference:
             if len(shape) == 2 and self.unifier.find(shape[0]) != 1:
                 self.square(shape, expr, "a determinant |X|")
             return ()
+        if op == "pinv":
+            return (shape[1], shape[0]) if len(shape) == 2 else shape
         if op == "vec":
             if len(shape) == 2:
                 return (("*", shape[0], shape[1]), 1)
