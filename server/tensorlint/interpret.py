@@ -1015,6 +1015,9 @@ class Interpreter:
             outcome = Outcome("uncheckable", reason)
         if outcome.verdict in ("wrong", "shape", "layout") and (reason := self.undrawn(checked.names)):
             outcome = Outcome("uncheckable", reason)
+        if outcome.verdict in ("wrong", "shape", "layout") and self.env.operators.get("|") == "count" and "|" in latex:
+            # "|x| is the number of items in x": a refutation that reads |x| as |·| proves nothing.
+            outcome = Outcome("uncheckable", "not checked: `|…|` is a count in this note")
         if outcome.verdict == "wrong" and self.updates(left, right):
             # "k = k + 1", "w = w - η∇L": an algorithm step or an equation to solve for the name, not an identity.
             name = name_key(left.node, self.config.unify_fonts).split("@")[0]  # type: ignore[arg-type]

@@ -642,8 +642,6 @@ class Lowerer:
                 return pattern or self.unsupported(node, "a row written with an ellipsis")
             return ir.MatrixLit((tuple(self.expr(item) for item in node.items),), **where)
         if node.kind == "||":
-            if self.scope.operators.get("|") == "count":
-                return self.unsupported(node, "`|…|` is a count in this note")
             return ir.Unary("abs", self.items_expr(node), **where)
         if node.kind == "‖‖":
             return ir.Norm(self.items_expr(node), "2", **where)
