@@ -296,6 +296,8 @@ class Lowerer:
             if isinstance(item, ast.Dots):
                 return self.unsupported(item, "an ellipsis stands for terms that are not written out")
             call = self.function_call(item, rest[0] if rest else None)
+            if call is None:
+                call = self.dependence(item, rest[0] if rest else None)
             if call is not None:
                 factors.append(call)
                 index += 2
@@ -343,6 +345,24 @@ class Lowerer:
                 call = ir.Index(call, refs, **where)
             return call
         return None
+
+    def dependence(self, item: ast.Node, following: ast.Node | None) -> ir.Expr | None:
+        """``\\mathbf{u}(\\mathbf{x})``: u as a function of x (its value, u), or the product u·x. Both readings;
+        a note writes ``\\mathbf{u} = \\mathbf{u}(\\mathbf{x})`` to say that u depends on x."""
+        if not (isinstance(item, ast.Name) and isinstance(following, ast.Delimited)):
+            return None
+        if following.kind != "()" or len(following.items) != 1 or not isinstance(following.items[0], ast.Name):
+            return None
+        key, argument = self.key(item), following.items[0]
+        if key in ("I", "e", "pi", "d") or self.key(argument) == key or not key[:1].isalpha():
+            return None
+        where: Any = {"start": item.start, "end": following.end}
+        value = self.expr(item)
+        if not isinstance(value, ir.Var):
+            return None
+        product = ir.Prod((value, self.expr(argument)), **where)
+        names = (f"{key} as a function of {self.key(argument)}", f"{key} times {self.key(argument)}")
+        return ir.Readings((ir.Var(key, **where), product), names, **where)
 
     # Derivatives ------------------------------------------------------------------------------------------
 
@@ -443,6 +463,9 @@ class Lowerer:
 
     def delimited(self, node: ast.Delimited) -> ir.Expr:
         where: Any = {"start": node.start, "end": node.end}
+        if node.separator == "\\\\" and node.kind in ("()", "[]") and len(node.items) > 1:
+            # [x_1 \\ \vdots \\ x_n]: a column vector written in brackets, like a one-column bmatrix.
+            return self.matrix(ast.Matrix("bmatrix", tuple((item,) for item in node.items), **where))
         if node.kind in ("()", "{}") or (node.kind == "[]" and len(node.items) == 1):
             if len(node.items) != 1:
                 return self.unsupported(node, "a tuple of several expressions")
