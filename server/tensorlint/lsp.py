@@ -51,6 +51,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from tensorlint import __version__, core, report, rules
+from tensorlint.macro_files import with_macros
 from tensorlint.model import Claim, Config, Diagnostic, FileResult
 
 logger = logging.getLogger(__name__)
@@ -1047,6 +1048,7 @@ def _run_check(path: str, text: str, config: Config, cache: Any) -> tuple[FileRe
     """One check in a worker thread: ``None`` when cancelled; a failure becomes a TL900 diagnostic."""
     try:
         cache.next_run()
+        config = with_macros(path, text, config)
         return core.check_text(path, text, config, cache), None
     except _CheckCancelled:
         return None
