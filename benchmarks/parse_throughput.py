@@ -4,7 +4,8 @@ The expressions come from the notation suite (tests/data/notation/*.txt): every 
 every relation in it as tensorlint prints it back. An expression is used when tensorlint reads it without a
 problem and SymPy's ``parse_latex(s, backend="lark")`` accepts it; the first ``--count`` of those (200 by
 default, in file order) are timed, each parser on the same list in the same process. The budget from
-DESIGN.md is at least 10 times SymPy's throughput.
+DESIGN.md is at least 10 times SymPy's throughput. tensorlint is timed without its cache of parsed spans
+(``parse_span`` remembers spans by text); the cached rate is printed apart, for comparison only.
 
     python benchmarks/parse_throughput.py [--count 200] [--seconds 1.0]
 
@@ -113,14 +114,19 @@ def main(argv: list[str] | None = None) -> int:
         def sympy_parse(text: str) -> Any:
             return parse_latex(text, backend="lark")
 
-        ours = rate(parse_span, chosen, args.seconds)
+        # parse_span keeps a cache of parsed spans by text (an editor re-checks the same spans): timing it
+        # would time a dictionary lookup. The uncached function is what a first check of a note pays.
+        uncached = getattr(parse_span, "__wrapped__", parse_span)
+        ours = rate(uncached, chosen, args.seconds)
+        cached = rate(parse_span, chosen, args.seconds)
         theirs = rate(sympy_parse, chosen, args.seconds)
 
     average = sum(len(text) for text in chosen) / len(chosen)
     print(f"python {sys.version.split()[0]}; {len(chosen)} expressions both parsers accept")
     print(f"  (from {len(pool)} candidates in {NOTATION.relative_to(REPOSITORY)}; SymPy rejected {rejected})")
     print(f"  average length {average:.0f} characters; e.g. {chosen[len(chosen) // 2]!r}\n")
-    print(f"  tensorlint parse_span       {ours:10,.0f} expressions/s  ({1e6 / ours:8,.0f} µs each)")
+    print(f"  tensorlint parse_span       {ours:10,.0f} expressions/s  ({1e6 / ours:8,.0f} µs each), uncached")
+    print(f"  (from its span cache        {cached:10,.0f} expressions/s: not a parse, shown for comparison only)")
     print(f"  sympy parse_latex (lark)    {theirs:10,.0f} expressions/s  ({1e6 / theirs:8,.0f} µs each)")
     ratio = ours / theirs
     verdict = "PASS" if ratio >= BUDGET_RATIO else "OVER"
