@@ -107,7 +107,10 @@ def _verdicts(capsys: pytest.CaptureFixture[str], path: Path) -> str:
         # A macros.tex next to the note.
         ({"macros.tex": "\\def\\Xv{\\mathbf{X}}\n"}, "note.md"),
         # The files of the `macros` setting, relative to the configuration file.
-        ({"tex/defs.tex": "\\newcommand{\\Xv}{\\mathbf{X}}\n", "tensorlint.toml": 'macros = ["tex/defs.tex"]\n'}, "note.md"),
+        (
+            {"tex/defs.tex": "\\newcommand{\\Xv}{\\mathbf{X}}\n", "tensorlint.toml": 'macros = ["tex/defs.tex"]\n'},
+            "note.md",
+        ),
     ],
 )
 def test_macro_files_are_read_by_the_command_line(

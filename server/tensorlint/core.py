@@ -27,7 +27,7 @@ def check_text(path: str, text: str, config: Config | None = None, cache: ClaimC
         from tensorlint.interpret import check_document
         from tensorlint.suppress import apply as apply_suppressions
 
-        document = extract(path, text, config.macros)
+        document = extract(path, text, config.macros) if config.macros else extract(path, text)
         return apply_suppressions(check_document(document, config, cache, explain_finding), document)
     except Exception as error:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
