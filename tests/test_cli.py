@@ -562,9 +562,10 @@ def test_serve_starts_the_language_server(capsys: pytest.CaptureFixture[str], mo
 # --------------------------------------------------------------------------------------------------------
 
 
-def test_python_m_tensorlint_runs_without_importing_the_lsp_stack(tmp_path: Path) -> None:
+def modules_imported_by_check(tmp_path: Path, text: str) -> set[str]:
+    """The modules `python -m tensorlint check` imports on a note with ``text`` (from ``-X importtime``)."""
     note = tmp_path / "a.md"
-    note.write_text("$$\\frac{\\partial a^T x}{\\partial x} = a$$\n")
+    note.write_text(text, encoding="utf-8")
     package_root = str(Path(tensorlint.__file__).resolve().parent.parent)
     environment = {
         **os.environ,
@@ -581,9 +582,21 @@ def test_python_m_tensorlint_runs_without_importing_the_lsp_stack(tmp_path: Path
     )
     assert completed.returncode in (0, 1), completed.stderr
     assert "1 file, " in completed.stdout
-    imported = {line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if "|" in line}
+    return {line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines() if "|" in line}
+
+
+def test_python_m_tensorlint_runs_without_importing_the_lsp_stack(tmp_path: Path) -> None:
+    imported = modules_imported_by_check(tmp_path, "$$\\frac{\\partial a^T x}{\\partial x} = a$$\n")
     assert "tensorlint.cli" in imported
     assert not {name for name in imported if name.split(".")[0] in ("pygls", "lsprotocol", "sympy")}
+
+
+def test_sympy_is_loaded_only_for_a_note_with_scalar_calculus(tmp_path: Path) -> None:
+    matrices = "Let $W \\in \\mathbb{R}^{n\\times m}$, $x \\in \\mathbb{R}^m$.\n\n"
+    matrices += "$$\\frac{\\partial x^T W^T W x}{\\partial x} = 2W^T W x$$\n"
+    assert "sympy" not in modules_imported_by_check(tmp_path, matrices)
+    scalars = "Let $x \\in \\mathbb{R}$.\n\n$$\\frac{d}{dx} \\tanh(x) = 1 - \\tanh(x)^2$$\n"
+    assert "sympy" in modules_imported_by_check(tmp_path, scalars)
 
 
 # --------------------------------------------------------------------------------------------------------

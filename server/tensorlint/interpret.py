@@ -21,6 +21,7 @@ from tensorlint.lower import layer_name, lower, name_key
 from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, Fix, MathSpan, Severity, Symbol
 from tensorlint.parse import parse_span
 from tensorlint.prose import facts
+from tensorlint.relations import INEQUALITIES, is_condition
 from tensorlint.shapes import Declared, ShapeError, ShapeInference, show_shape
 from tensorlint.verify import Outcome, variables, verify
 
@@ -497,8 +498,14 @@ class Interpreter:
         if op == "to":
             self.signature(left.node, right.node)
             return
-        if op in ("approx", "<", ">", "le", "ge"):
-            self.add_claim(left, right, "uncheckable", "inequalities and approximations are not checked yet")
+        if op == "approx":
+            self.add_claim(left, right, "uncheckable", "approximations are not checked yet")
+            return
+        if op in INEQUALITIES:
+            if is_condition(left.node, right.node, self.is_defined):
+                self.add_claim(left, right, "uncheckable", "not checked: a condition on the values, not a claim")
+                return
+            self.check(left, op, right)
             return
         if op in ("=", "def"):
             call = self.call_target(left.node)
@@ -545,6 +552,11 @@ class Interpreter:
                 self.add_claim(left, right, "definition", f"defines `{target[0]}`")
                 return
         self.check(left, op, right)
+
+    def is_defined(self, node: ast.Node) -> bool:
+        """Whether a bare name (``J``, ``x_i``) has a definition in the note, so an inequality on it is a claim."""
+        target = self.definition_target(node)
+        return target is not None and target[0] in self.env.definitions
 
     def gradient_name(self, left: ast.Node, right: ast.Node) -> str | None:
         """``dW = \\frac{\\partial L}{\\partial W}``: from here on, ``dX`` means the gradient of L by X."""
@@ -816,7 +828,7 @@ class Interpreter:
             env.known |= names
             env.version += len(env.known) != before
         codes = {
-            "wrong": ("TL201", "error"),
+            "wrong": (outcome.code or "TL201", "error"),
             "shape": (outcome.code or "TL101", "error"),
             "layout": ("TL203", "warning"),
         }

@@ -135,6 +135,9 @@ class Deriv(Expr):
     numerator: Expr
     wrt: Wrt
     gradient: bool = False
+    # A layout the notation fixes, whatever the note's convention: ``∂f/∂x^T`` and ``\\operatorname{D}f`` are
+    # numerator layout, ``∂²f/∂x∂y^T`` has x down the rows (denominator layout of the nested derivatives).
+    layout: str | None = None
 
 
 @dataclass(frozen=True)

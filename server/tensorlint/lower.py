@@ -92,6 +92,14 @@ class Scope:
     aliases: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Operator:
+    """Derivative operators applied in a row, outermost first: ``(wrt, gradient)`` each."""
+
+    steps: tuple[tuple[ir.Wrt, bool], ...]
+    layout: str | None = None
+
+
 class Lowerer:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -366,10 +374,16 @@ class Lowerer:
 
     # Derivatives ------------------------------------------------------------------------------------------
 
-    def derivative_operator(self, node: ast.Node) -> tuple[ir.Wrt, bool] | ir.Unsupported | None:
-        """``\\frac{\\partial}{\\partial W}``, ``\\partial_X``, ``\\nabla_X``: operators on what follows."""
+    def derivative_operator(self, node: ast.Node) -> tuple[ir.Wrt, bool] | Operator | ir.Unsupported | None:
+        """``\\frac{\\partial}{\\partial W}``, ``\\partial_X``, ``\\nabla_X``: operators on what follows; second
+        derivatives ``\\frac{\\partial^2}{\\partial x\\,\\partial x^T}``, ``\\nabla^2_x`` give two."""
         if isinstance(node, ast.Frac) and self.is_bare_differential(node.numerator):
             return self.wrt(node.denominator)
+        if isinstance(node, ast.Frac) and self.is_second_differential(node.numerator):
+            return self.second_wrt(node.denominator)
+        hessian = self.hessian_operator(node)
+        if hessian is not None:
+            return hessian
         if isinstance(node, ast.Sub) and isinstance(node.base, ast.Partial | ast.Nabla):
             target = self.wrt_target(node.index)
             if target is None:
@@ -380,13 +394,74 @@ class Lowerer:
     def is_bare_differential(self, node: ast.Node) -> bool:
         return isinstance(node, ast.Partial) or self.is_differential_d(node)
 
-    def wrt(self, denominator: ast.Node) -> tuple[ir.Wrt, bool] | ir.Unsupported:
+    def is_second_differential(self, node: ast.Node) -> bool:
+        """``\\partial^2`` or ``d^2``."""
+        return (
+            isinstance(node, ast.Sup)
+            and self.is_bare_differential(node.base)
+            and isinstance(node.exponent, ast.Number)
+            and node.exponent.text == "2"
+        )
+
+    def second_wrt(self, denominator: ast.Node) -> Operator | ir.Unsupported:
+        """The denominator of a second derivative: ``\\partial x^2``, ``\\partial x\\,\\partial x^T``, ``dx_i dx_j``.
+        A transpose on a variable there only marks the Hessian's layout, which a scalar's Hessian (symmetric)
+        does not need; the outer derivative comes first, as in ∂/∂x (∂f/∂y)."""
+        items = list(denominator.items) if isinstance(denominator, ast.Juxt) else [denominator]
+        targets: list[ast.Node] = []
+        marked: list[int] = []
+        index = 0
+        while index < len(items):
+            item = items[index]
+            if not self.is_bare_differential(item) or index + 1 >= len(items):
+                return ir.Unsupported("a second derivative whose denominator is not understood")
+            target = items[index + 1]
+            if isinstance(target, ast.Transpose) and not target.inverse:
+                marked.append(len(targets))
+                target = target.base
+            if isinstance(target, ast.Sup) and isinstance(target.exponent, ast.Number) and target.exponent.text == "2":
+                targets.extend((target.base, target.base))
+            else:
+                targets.append(target)
+            index += 2
+        if len(targets) != 2:
+            return ir.Unsupported("a second derivative whose denominator is not two variables")
+        found = [self.wrt_target(target) for target in targets]
+        if any(one is None for one in found):
+            return ir.Unsupported("a second derivative with respect to something that is not a variable")
+        # ∂x ∂y^T puts x down the rows (the nested derivatives in denominator layout), ∂x^T ∂y across them.
+        layout = "denominator" if marked == [1] else "numerator" if marked == [0] else None
+        return Operator(tuple((one[0], False) for one in found if one is not None), layout)
+
+    def hessian_operator(self, node: ast.Node) -> Operator | ir.Unsupported | None:
+        """``\\nabla^2_x``, ``\\nabla_x^2``, ``\\nabla_x \\nabla_x^T``: the Hessian by x."""
+        subscript: ast.Node | None = None
+        if isinstance(node, ast.Sub) and isinstance(node.base, ast.Sup) and isinstance(node.base.base, ast.Nabla):
+            power, subscript = node.base, node.index
+        elif isinstance(node, ast.Sup) and isinstance(node.base, ast.Sub) and isinstance(node.base.base, ast.Nabla):
+            power, subscript = node, node.base.index
+        else:
+            return None
+        if not (isinstance(power.exponent, ast.Number) and power.exponent.text == "2"):
+            return None
+        target = self.wrt_target(subscript)
+        if target is None:
+            return ir.Unsupported("a Hessian with respect to something that is not a variable")
+        return Operator(((target[0], False), (target[0], False)))
+
+    def wrt(self, denominator: ast.Node) -> tuple[ir.Wrt, bool] | Operator | ir.Unsupported:
         if (
             isinstance(denominator, ast.Juxt)
             and len(denominator.items) == 2
             and self.is_bare_differential(denominator.items[0])
         ):
-            target = self.wrt_target(denominator.items[1])
+            variable = denominator.items[1]
+            if isinstance(variable, ast.Transpose) and not variable.inverse:
+                # ∂f/∂x^T and ∂f/∂x': the numerator-layout marker (Jacobian rows are f, columns x).
+                marked = self.wrt_target(variable.base)
+                if marked is not None:
+                    return Operator((marked,), "numerator")
+            target = self.wrt_target(variable)
             if target is not None:
                 return target
         return ir.Unsupported("a derivative whose denominator is not ∂ of one variable")
@@ -422,6 +497,11 @@ class Lowerer:
     def make_derivative(self, operand: ir.Expr, operator: object, node: ast.Node) -> ir.Expr:
         if isinstance(operator, ir.Unsupported):
             return ir.Unsupported(operator.reason, start=node.start, end=node.end)
+        if isinstance(operator, Operator):
+            # The innermost derivative is the last written: ∂²f/∂x∂y = ∂/∂x (∂f/∂y).
+            for wrt, gradient in reversed(operator.steps):
+                operand = ir.Deriv(operand, wrt, gradient, operator.layout, start=node.start, end=operand.end)
+            return operand
         assert isinstance(operator, tuple)
         wrt, gradient = operator
         return ir.Deriv(operand, wrt, gradient, start=node.start, end=operand.end)
@@ -448,8 +528,14 @@ class Lowerer:
             rest = numerator.items[1:]
             operand = self.juxtaposition(rest, numerator) if len(rest) > 1 else self.expr(rest[0])
             return self.make_derivative(operand, operator, node)
+        if isinstance(numerator, ast.Juxt) and self.is_second_differential(numerator.items[0]):
+            rest = numerator.items[1:]
+            operand = self.juxtaposition(rest, numerator) if len(rest) > 1 else self.expr(rest[0])
+            return self.make_derivative(operand, self.second_wrt(node.denominator), node)
         if isinstance(numerator, ast.Sup) and isinstance(numerator.base, ast.Partial):
-            return self.unsupported(node, "higher derivatives are not checked yet")
+            if self.is_second_differential(numerator):
+                return self.unsupported(node, "a derivative operator with nothing to act on")
+            return self.unsupported(node, "derivatives of order three or more are not checked yet")
         if self.is_bare_differential(numerator):
             return self.unsupported(node, "a derivative operator with nothing to act on")
         return ir.Binary("div", self.expr(numerator), self.expr(node.denominator), start=node.start, end=node.end)

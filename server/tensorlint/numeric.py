@@ -807,6 +807,13 @@ class Evaluator:
         return Value(stacked, probe.labels, probe.repeated), point
 
     def derivative(self, expr: ir.Deriv) -> Value:
+        if expr.layout is not None and expr.layout != self.layout:
+            # The notation fixes this derivative's layout (∂f/∂x^T): arrange it so, whatever is being tried.
+            tried, self.layout = self.layout, expr.layout
+            try:
+                return self.derivative(expr)
+            finally:
+                self.layout = tried
         wrt = expr.wrt
         saved = self.keeping(frozenset(labels_of(wrt.indices or ())))
         try:

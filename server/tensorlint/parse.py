@@ -40,6 +40,9 @@ RELATIONS = {
     "EQ": "=", "NE": "ne", "DEFEQ": "def", "LT": "<", "GT": ">", "LE": "le", "GE": "ge",
     "APPROX": "approx", "IN": "in", "TO": "to",
 }  # fmt: skip
+# The Loewner order between matrices, read as a relation of its own (a positive semidefinite difference).
+LOEWNER = {"succeq": "succeq", "succcurlyeq": "succeq", "⪰": "succeq", "preceq": "preceq", "preccurlyeq": "preceq",
+           "⪯": "preceq"}  # fmt: skip
 # After one of these a statement is not finished, so a remark in words that follows belongs to it:
 # `i = \text{from } 1 \text{ to } C` is one (unreadable) statement, not `i =` and two more.
 DANGLING = set(RELATIONS) | {"PLUS", "MINUS", "CDOT", "TIMES", "OTIMES", "ODOT", "SLASH", "COLON"}
@@ -135,7 +138,7 @@ class _Build(Transformer):
             if isinstance(child, Token):
                 if expect_part:
                     parts.append(None)
-                ops.append(RELATIONS[child.type])
+                ops.append(LOEWNER.get(str(child.value).lstrip("\\"), RELATIONS[child.type]))
                 expect_part = True
             else:
                 parts.append(child)

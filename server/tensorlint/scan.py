@@ -111,7 +111,8 @@ SIMPLE_COMMANDS = {
     "partial": "PARTIAL", "nabla": "NABLA", "cdot": "CDOT", "times": "TIMES", "otimes": "OTIMES",
     "odot": "ODOT", "circ": "ODOT", "ast": "CDOT", "star": "CDOT", "bullet": "CDOT", "cdotp": "CDOT",
     "ne": "NE", "neq": "NE", "le": "LE", "leq": "LE", "leqslant": "LE", "ge": "GE", "geq": "GE",
-    "geqslant": "GE", "approx": "APPROX", "simeq": "APPROX", "sim": "APPROX", "cong": "APPROX",
+    "geqslant": "GE", "succeq": "GE", "succcurlyeq": "GE", "preceq": "LE", "preccurlyeq": "LE",
+    "approx": "APPROX", "simeq": "APPROX", "sim": "APPROX", "cong": "APPROX",
     "propto": "APPROX", "in": "IN", "to": "TO", "rightarrow": "TO", "mapsto": "TO", "longrightarrow": "TO",
     "longmapsto": "TO", "coloneqq": "DEFEQ", "equiv": "DEFEQ", "triangleq": "DEFEQ", "doteq": "DEFEQ",
     "eqqcolon": "DEFEQ", "coloneq": "DEFEQ", "eqdef": "DEFEQ", "defeq": "DEFEQ",
@@ -129,7 +130,7 @@ UNICODE_SIMPLE = {
     "→": "TO", "↦": "TO", "⟨": "LANGLE", "⟩": "RANGLE", "…": "DOTS", "⋯": "DOTS", "⋮": "DOTS", "⋱": "DOTS",
     "≔": "DEFEQ", "≡": "DEFEQ", "≜": "DEFEQ", "⇒": "SEP", "⟹": "SEP", "⇔": "SEP", "⟺": "SEP",
     "−": "MINUS", "∗": "CDOT", "∣": "MID", "∀": "QUANT", "∃": "QUANT", "∼": "APPROX", "≃": "APPROX",
-    "∝": "APPROX",
+    "∝": "APPROX", "⪰": "GE", "⪯": "LE",
 }  # fmt: skip
 UNICODE_DOTS = {"…": "ldots", "⋯": "cdots", "⋮": "vdots", "⋱": "ddots"}
 UNICODE_BLACKBOARD = {"ℝ": "R", "ℕ": "N", "ℤ": "Z", "ℂ": "C", "ℚ": "Q", "ℍ": "H", "ℙ": "P"}

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tensorlint import ir
+from tensorlint import ir, symbolic
 from tensorlint.numeric import EvalError, Evaluator, Instance, ShapeMismatch, Unsupported, Value, natural
+from tensorlint.relations import INEQUALITIES
+from tensorlint.relations import compare as compare_relation
 from tensorlint.shapes import Dim, ShapeError, ShapeInference, show_dim, show_shape
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 POOLS = ([3, 4, 5, 2, 6, 7, 8, 9], [4, 2, 3, 5, 7, 6, 9, 8], [5, 3, 2, 4, 6, 8, 7, 9])
 # Concrete sizes above this are not instantiated: W_{7,8} is fine, R^{10^{12}} is not.
 MAX_DIMENSION = 64
+# Square matrices that notes use as covariances or precisions without saying so: Σ, Λ.
+CONVENTIONALLY_POSITIVE = ("Sigma", "Lambda")
 POSITIVE_OPS = {"inverse", "logdet", "det", "log", "sqrt", "abs"}
 
 
@@ -355,6 +359,18 @@ class Checker:
             if symbol in {unifier.find(dim) for dim in self.all_dims()}:
                 size(symbol)
         positive = self.positive_names()
+        structures = {key: set(structure) for key, structure in self.env.structures.items()}
+        if self.friendly:
+            for key in self.reachable(variables(self.left) | variables(self.right)):
+                shape = shape_of(key)
+                if shape is None:
+                    continue
+                if all(size == 1 for size in shape):
+                    positive.add(key)
+                    continue
+                square = len(shape) == 2 and shape[0] == shape[1]
+                if square and key.split("@")[0].startswith(CONVENTIONALLY_POSITIVE):
+                    structures.setdefault(key, set()).update(("symmetric", "positive"))
         instance = Instance(
             dims=size,
             shape_of=shape_of,
@@ -363,7 +379,7 @@ class Checker:
             rng=rng,
             positive=positive,
             all_ones=set(self.env.all_ones),
-            structures={key: set(structure) for key, structure in self.env.structures.items()},
+            structures=structures,
         )
         return instance, named
 
@@ -452,6 +468,7 @@ class Checker:
                 return Result("unsupported", str(error))
             except (np.linalg.LinAlgError, ValueError, IndexError, ZeroDivisionError, OverflowError) as error:
                 return Result("unsupported", f"evaluation failed ({type(error).__name__})")
+            self.last_values = instance.values
             result = self.compare(left, right, named)
             if result.status == "unsupported":
                 return result
@@ -529,6 +546,8 @@ class Checker:
     def values(self, a: np.ndarray, b: np.ndarray, labels: tuple[str, ...], named: dict[str, int]) -> Result:
         if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
             return Result("unsupported", "the values are not finite on the test instance")
+        if self.op in INEQUALITIES:
+            return self.inequality(a, b, named)
         a_real, b_real = a.real, b.real
         difference = np.abs(a_real - b_real)
         scale = max(1.0, float(np.abs(a_real).max(initial=0)), float(np.abs(b_real).max(initial=0)))
@@ -570,6 +589,42 @@ class Checker:
             f"is a {order_name}-order tensor; the other side is a {describe(other.matrix_shape)}",
         )
 
+    def inequality(self, a: np.ndarray, b: np.ndarray, named: dict[str, int]) -> Result:
+        """``a ≤ b`` (and friends) on one instance; see ``relations``."""
+        scale = max(1.0, float(np.abs(a).max(initial=0)), float(np.abs(b).max(initial=0)))
+        if max(float(np.abs(a.imag).max(initial=0)), float(np.abs(b.imag).max(initial=0))) > 1e-9 * scale:
+            return Result("unsupported", "a side is not real on the test instance")
+        tolerance = max(self.config.tolerance, 1e-9) * 10
+        found = compare_relation(self.op, a.real, b.real, tolerance)
+        if found.status == "ok":
+            return Result("ok")
+        if found.status == "undecided":
+            return Result("unsupported", found.detail)
+        dims = ", ".join(f"{name}={value}" for name, value in sorted(named.items()))
+        where = f" with {dims}" if dims else ""
+        values = ", ".join(self.shown_values())
+        given = f" for {values}" if values else ""
+        return Result("wrong", f"false{where}{given}: {found.detail}")
+
+    def shown_values(self) -> list[str]:
+        """The scalar values of the last instance, for a counterexample a reader can check by hand."""
+        shown: list[str] = []
+        for key, value in sorted(self.last_values.items()):
+            if value.size == 1 and len(shown) < 6:
+                shown.append(f"{key.split('@')[0]} = {float(value.real.reshape(-1)[0]):.4g}")
+        return shown
+
+    def friendly_counterexample(self, layout: str) -> Result:
+        """The trials again with every scalar drawn positive (and Σ, Λ symmetric positive definite): the
+        domain a note most often leaves implicit (step sizes, variances, probabilities, covariances)."""
+        self.friendly = True
+        try:
+            return self.trials(layout)
+        finally:
+            self.friendly = False
+
+    friendly = False
+    last_values: dict[str, np.ndarray] = {}  # noqa: RUF012 (replaced per instance, never mutated)
     current_layout = "numerator"
 
     def decide(self, results: dict[str, Result], names: set[str]) -> Outcome:
@@ -577,10 +632,13 @@ class Checker:
         unsupported = [result for result in results.values() if result.status == "unsupported"]
         if self.op == "ne":
             if ok:
-                return Outcome("wrong", "the two sides are equal on every test instance", "TL206")
+                # Equal on every instance is no proof that the sides are identical: tolerance never accuses.
+                return Outcome("uncheckable", "not checked: the two sides are equal on every test instance")
             if unsupported:
                 return Outcome("uncheckable", f"not checked: {unsupported[0].detail}")
             return Outcome("verified", "the two sides differ")
+        if self.op in INEQUALITIES:
+            return self.decide_inequality(results, names)
         if len(ok) == len(results):
             reading = next((result.detail for result in results.values() if result.detail), "")
             return Outcome("verified", f"holds on every test instance{' ' + reading if reading else ''}")
@@ -617,6 +675,74 @@ class Checker:
             listed = ", ".join(f"`{name}`" for name in guessed)
             return Outcome("uncheckable", f"not checked: the shapes do not fit, but the shape of {listed} is a guess")
         return self.shape_outcome(detail)
+
+    def decide_inequality(self, results: dict[str, Result], names: set[str]) -> Outcome:
+        """Verified when the inequality holds on every instance in some layout; refuted (TL206) only when it
+        fails in every layout, also with positive scalars (see ``friendly_counterexample``)."""
+        ok = [layout for layout, result in results.items() if result.status == "ok"]
+        if ok:
+            where = f" in {ok[0]} layout" if len(results) > 1 and len(ok) < len(results) else ""
+            return Outcome("verified", f"holds on every test instance{where}", layout_used=ok[0] if where else None)
+        unsupported = [result for result in results.values() if result.status == "unsupported"]
+        if unsupported:
+            return Outcome("uncheckable", f"not checked: {unsupported[0].detail}")
+        new_names = sorted(self.guessed_names(names) - self.env.known)
+        if new_names:
+            listed = ", ".join(f"`{name}`" for name in new_names)
+            return Outcome("uncheckable", f"not checked: {listed} appears here for the first time")
+        if any(result.status != "wrong" for result in results.values()):
+            detail = next(iter(results.values())).detail
+            return Outcome("uncheckable", f"not checked: {detail}")
+        refutations = [self.friendly_counterexample(layout) for layout in results]
+        friendly = refutations[0]
+        if any(refutation.status != "wrong" for refutation in refutations):
+            return Outcome(
+                "uncheckable",
+                "not checked: false for some values, but it holds when the scalars are positive (and Σ, Λ positive "
+                "definite); state the domain "
+                "of the variables to check it",
+            )
+        return Outcome("wrong", friendly.detail, "TL206")
+
+    def is_scalar(self, key: str) -> bool:
+        """Whether ``key`` is a scalar here (declared, defined or inferred as one; a guess is not enough)."""
+        if key in self.guessed_names({key}):
+            return False
+        try:
+            shape = self.shapes.name_shape(key)
+        except ShapeError:
+            return False
+        if shape is None:
+            return False
+        unifier = self.shapes.unifier
+        return all(unifier.find(dim) == 1 for dim in shape)
+
+    def exact(self, outcome: Outcome) -> Outcome:
+        """Refine a numeric verdict on a scalar claim with SymPy: "proved" for a verified one, an exact
+        counterexample for a wrong one, and the proof that a ``\\neq`` claim's sides are identical (the only
+        way one is refuted). SymPy never accuses alone: a wrong verdict needs the numeric check to agree."""
+        equal_everywhere = self.op == "ne" and "equal on every test instance" in outcome.message
+        if not (outcome.verdict in ("verified", "wrong") and self.op == "=") and not equal_everywhere:
+            return outcome
+        calculus = outcome.verdict == "verified"
+        if self.unknowns or not symbolic.wanted(self.left, self.right, self.is_scalar, calculus):
+            return outcome
+        facts = symbolic.Facts(self.is_scalar, self.definition, self.function, self.positive_names())
+        found = symbolic.decide(self.left, self.right, facts)
+        if found is None:
+            return outcome
+        if equal_everywhere:
+            if not found.proved:
+                return outcome
+            return Outcome("wrong", f"the two sides are identical ({found.message})", "TL206")
+        if outcome.verdict == "verified":
+            if not found.proved:
+                return outcome
+            return Outcome("verified", f"{outcome.message}; {found.message}", outcome.code, outcome.layout_used)
+        if found.proved:
+            # The numeric check and the proof disagree: a domain the instances missed. No accusation.
+            return Outcome("uncheckable", "not checked: SymPy proves this identity but the numeric check disagrees")
+        return Outcome("wrong", f"{outcome.message}; {found.message}", outcome.code, outcome.layout_used)
 
     def unresolved(self) -> bool:
         """Whether a constant (I, 1, e_i) in the claim has a size nothing in the document fixes."""
@@ -730,6 +856,8 @@ def verify(
     checker = Checker(left, right, op, env, config, latex)
     checker.only_layout = only_layout
     try:
-        return checker.run()
+        outcome = checker.run()
     except RecursionError:
         return Outcome("uncheckable", "not checked: the expression is nested too deeply")
+    # SymPy (symbolic.py): an exact proof or counterexample for scalar calculus, loaded only for such claims.
+    return checker.exact(outcome)
