@@ -1,5 +1,5 @@
 """Run every benchmark in turn (what `make bench` runs): cold start, claims per second, parse throughput,
-parallel runs.
+parallel runs, hostile input.
 
 Arguments are not passed through; run a benchmark on its own for its options. Exit code 0 unless a
 benchmark could not run at all.
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("cold_start.py", "throughput.py", "parse_throughput.py", "parallel.py")
+BENCHMARKS = ("cold_start.py", "throughput.py", "parse_throughput.py", "parallel.py", "hostile.py")
 
 
 def main() -> int:

@@ -126,7 +126,7 @@ def test_json_follows_the_contract() -> None:
 
     range_keys = {"line", "column", "end_line", "end_column"}
     for claim in file["claims"]:
-        assert set(claim) == range_keys | {"latex", "verdict", "layout", "message"}
+        assert set(claim) == range_keys | {"latex", "verdict", "layout", "message", "suppressed"}
         assert all(type(claim[key]) is int for key in range_keys)
     assert [claim["verdict"] for claim in file["claims"]] == ["definition", "wrong"]  # Document order.
     wrong = file["claims"][1]
@@ -159,6 +159,7 @@ def test_json_follows_the_contract() -> None:
         "shape": 0,
         "uncheckable": 0,
         "definition": 1,
+        "suppressed": 0,
     }
 
 

@@ -145,13 +145,14 @@ def test_a_fix_is_written_in_the_authors_style(monkeypatch: pytest.MonkeyPatch) 
     assert check_text("note.md", apply_fixes(NOTE, [explanation.fix])).claims[-1].verdict == "verified"
 
 
-def test_a_fix_in_a_notebook_is_escaped_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fix_in_a_notebook_is_escaped_as_json() -> None:
+    # The explanation says what the cell should read; core.check_text encodes it for the cell's JSON string.
     cell = {"cell_type": "markdown", "metadata": {}, "source": NOTE.splitlines(keepends=True)}
     notebook = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
-    _, explanations = check_explained(monkeypatch, "note.ipynb", notebook)
-    fixes = [explanation.fix for explanation in explanations.values() if explanation.fix is not None]
+    fixes = [d.fix for d in check_text("note.ipynb", notebook).diagnostics if d.fix is not None]
     assert len(fixes) == 1
     assert fixes[0].edits[0].new_text == r"(A + A^\\top) \\mathbf{x}"
+    assert fixes[0].edits[0].decoded == r"(A + A^\top) \mathbf{x}"
     fixed = apply_fixes(notebook, fixes)
     json.loads(fixed)
     assert [claim.verdict for claim in check_text("note.ipynb", fixed).claims][-1] == "verified"

@@ -8,11 +8,13 @@ one, a crash on a malformed message).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -290,7 +292,7 @@ async def test_hover_on_a_name_gives_its_shape_and_where_it_was_declared(client:
     await published(client, uri, version=1)
     line = SEED.read_text(encoding="utf-8").splitlines()[21]
     text = await hover_at(client, uri, 21, line.index("\\partial W") + len("\\partial "))
-    assert text.startswith("`W`: n×m matrix, declared on line 1 in words")
+    assert text.startswith("`W`: n×m matrix, stated on line 1 in words")
     assert "tensorlint: shapes cannot agree" in text  # The claim around the name follows.
 
 
@@ -298,7 +300,13 @@ async def test_hover_on_a_derivative_gives_its_shape_and_verified_forms(client: 
     uri = open_note(client, SEED.read_text(encoding="utf-8"))
     await published(client, uri, version=1)
     line = SEED.read_text(encoding="utf-8").splitlines()[21]
-    text = await hover_at(client, uri, 21, line.index("\\cfrac") + 2)
+    # A hover never waits long for a derivative: the first may say it is being worked out; a later one
+    # shows the forms.
+    for _ in range(int(WAIT / 0.1)):
+        text = await hover_at(client, uri, 21, line.index("\\cfrac") + 2)
+        if "working out" not in text:
+            break
+        await asyncio.sleep(0.1)
     derivative = text.split("---")[0]
     assert derivative.startswith("**∂(W\\mathbf{x})/∂W**: third-order tensor n×n×m")
     assert "index form: `\\frac{\\partial (W \\mathbf{x})_{i}}{\\partial W_{kl}} = \\delta_{ik} x_{l}`" in derivative
@@ -320,7 +328,7 @@ async def test_hover_on_a_name_with_a_declaration_in_math(client: LanguageClient
     uri = open_note(client, DECLARED + TRUE_CLAIM)
     await published(client, uri, version=1)
     text = await hover_at(client, uri, 2, TRUE_CLAIM.index("x^T"))
-    assert text.startswith("`x`: n-vector, declared on line 1: ")
+    assert text.startswith("`x`: n-vector, stated on line 1: ")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -372,26 +380,46 @@ async def test_a_name_of_unknown_shape_can_be_declared(client: LanguageClient):
 
 
 async def test_a_fix_from_the_core_becomes_the_preferred_quick_fix(client: LanguageClient):
-    """The checker's fixes travel in the diagnostic's data; the action applies them as they are."""
+    """The checker's fix travels in the diagnostic's data; the action applies it as it is."""
     uri = open_note(client, DECLARED + FALSE_CLAIM)
     (diagnostic,) = await published(client, uri, version=1)
-    replacement = types.Range(types.Position(2, 38), types.Position(2, 43))
-    for code, title, expected in (
-        ("TL201", "Replace with (A + A^T) x", "Replace with (A + A^T) x"),
-        ("TL203", "", "Switch layout (transpose)"),
-    ):
-        diagnostic.code = code
-        diagnostic.data = {
-            "version": 1,
-            "fix": {"title": title, "edits": [{"range": json.loads(json.dumps(_range(replacement))), "newText": "X"}]},
-        }
-        actions = await actions_for(client, uri, [diagnostic])
-        fix = actions[0]
-        assert (fix.title, fix.is_preferred, fix.kind) == (expected, True, types.CodeActionKind.QuickFix)
-        assert [(edit.range, edit.new_text) for edit in edits_of(fix)] == [(replacement, "X")]
-    # A fix computed for an older version of the text is not offered.
-    diagnostic.data["version"] = 0
+    fix = diagnostic.data["fix"]
+    actions = await actions_for(client, uri, [diagnostic])
+    preferred = actions[0]
+    assert (preferred.title, preferred.is_preferred, preferred.kind) == (
+        fix["title"],
+        True,
+        types.CodeActionKind.QuickFix,
+    )
+    assert [edit["newText"] for edit in fix["edits"]] == ["(A + A^T) x"], fix
+    assert [(_range(edit.range), edit.new_text) for edit in edits_of(preferred)] == [
+        (edit["range"], edit["newText"]) for edit in fix["edits"]
+    ]
+    # Once the text has changed, the fix (computed for the old text) is no longer offered.
+    change(client, uri, 2, DECLARED + "\n" + FALSE_CLAIM)
     assert all(not action.is_preferred for action in await actions_for(client, uri, [diagnostic]))
+
+
+async def test_code_actions_only_for_diagnostics_the_server_published(client: LanguageClient):
+    """A client may send back any diagnostic that says it comes from tensorlint: only the server's own get
+    actions, and a fix is never taken from the data a client sends."""
+    uri = open_note(client, DECLARED + FALSE_CLAIM)
+    (diagnostic,) = await published(client, uri, version=1)
+    replacement = types.Range(types.Position(2, 3), types.Position(2, 8))
+    forged_fix = {"version": 1, "fix": {"title": "Delete", "edits": [{"range": _range(replacement), "newText": ""}]}}
+    forgeries = [
+        types.Diagnostic(diagnostic.range, "made up", code="TL201", source="tensorlint", data=forged_fix),
+        types.Diagnostic(replacement, diagnostic.message, code="TL201", source="tensorlint", data=forged_fix),
+        types.Diagnostic(diagnostic.range, diagnostic.message, code="TL203", source="tensorlint", data=forged_fix),
+        types.Diagnostic(diagnostic.range, diagnostic.message, code=diagnostic.code, source="other"),
+    ]
+    for forged in forgeries:
+        assert await actions_for(client, uri, [forged]) == [], forged
+    # The server's own diagnostic with forged data: the server's fix, not the client's.
+    own = types.Diagnostic(diagnostic.range, diagnostic.message, code="TL201", source="tensorlint", data=forged_fix)
+    actions = await actions_for(client, uri, [own])
+    assert actions and actions[0].title != "Delete"
+    assert [edit.new_text for edit in edits_of(actions[0])] == [e["newText"] for e in diagnostic.data["fix"]["edits"]]
 
 
 def _range(value: types.Range) -> dict[str, Any]:
@@ -536,7 +564,7 @@ async def test_notebook_markdown_cells_are_one_note(client: LanguageClient):
     assert codes(await published(client, cell_uris[2], version=1)) == [("TL201", 2)]
     assert codes(await published(client, cell_uris[0], version=1)) == []
     text = await hover_at(client, cell_uris[2], 2, FALSE_CLAIM.index("x^T"))
-    assert text.startswith("`x`: n-vector, declared on line 1 of another cell: ")
+    assert text.startswith("`x`: n-vector, stated on line 1 of another cell: ")
     assert "tensorlint: false" in text
 
     client.notebook_document_did_change(
@@ -631,13 +659,13 @@ async def test_malformed_messages_get_errors_and_the_server_goes_on(client: Lang
     assert codes(await published(client, uri, version=1)) == [("TL201", 2)]
 
 
-FAULTY_SERVER = """
+FAULTY_WORKER = """
 import time
-import tensorlint.core, tensorlint.extract, tensorlint.lsp
+import tensorlint.core, tensorlint.extract, tensorlint.lsp_worker
 
 real_check, real_extract = tensorlint.core.check_text, tensorlint.extract.extract
 
-def check_text(path, text, config=None, cache=None):
+def check_text(path, text, config=None, cache=None, explainer=None):
     if "CRASH" in text:
         raise RuntimeError("boom in the checker")
     if "SLOW" in text:
@@ -645,7 +673,13 @@ def check_text(path, text, config=None, cache=None):
         for _ in range(400):
             cache.get(("", "", "", ""))
             time.sleep(0.05)
-    return real_check(path, text, config, cache)
+    if "STUCK" in text:
+        # A check stuck inside one step (as a regular expression over a hostile note can be): it never looks
+        # at its cache, and holds the interpreter lock.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            sum(range(10_000))
+    return real_check(path, text, config, cache, explainer)
 
 def extract(path, text):
     if "BROKEN" in text:
@@ -654,6 +688,13 @@ def extract(path, text):
 
 tensorlint.core.check_text = check_text
 tensorlint.extract.extract = extract
+raise SystemExit(tensorlint.lsp_worker.main())
+"""
+# The real server, with a checker process that fails or is slow on demand.
+FAULTY_SERVER = f"""
+import sys
+import tensorlint.lsp
+tensorlint.lsp.WORKER_COMMAND = [sys.executable, "-c", {FAULTY_WORKER!r}]
 raise SystemExit(tensorlint.lsp.main())
 """
 
@@ -688,6 +729,33 @@ async def test_an_edit_cancels_a_long_check(faulty: LanguageClient):
     assert [p.version for p in faulty.published if p.uri == uri] == [2]  # type: ignore[attr-defined]
 
 
+async def test_an_edit_ends_a_check_that_does_not_stop_and_hovers_go_on(faulty: LanguageClient):
+    """A check stuck in one step never sees that it was cancelled: its process is ended and started again.
+    Meanwhile hovers, on this note and others, are answered from the last results."""
+    other = open_note(faulty, DECLARED + FALSE_CLAIM)
+    await published(faulty, other, version=1)
+    uri = open_note(faulty, DECLARED + FALSE_CLAIM)
+    await published(faulty, uri, version=1)
+    change(faulty, uri, 2, "STUCK\n\n" + DECLARED + FALSE_CLAIM)
+    await asyncio.sleep(0.5)  # The debounce is 50 ms: the stuck check is running.
+    for target, line in ((uri, 4), (other, 2)):
+        started = time.monotonic()
+        text = await hover_at(faulty, target, line, FALSE_CLAIM.index("2 A"))
+        assert "tensorlint: false" in text
+        assert time.monotonic() - started < 5  # Generous; without the checker process it waits a minute.
+    # Inside the part that changed since the last result there is nothing to say yet.
+    assert (
+        await faulty.text_document_hover_async(
+            types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(0, 2))
+        )
+        is None
+    )
+    started = time.monotonic()
+    change(faulty, uri, 3, DECLARED + TRUE_CLAIM)
+    assert codes(await published(faulty, uri, version=3)) == []
+    assert time.monotonic() - started < 30  # The stuck check would have held the checker for a minute.
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
 def test_the_server_listens_on_tcp_for_debugging():
     with socket.socket() as probe:
@@ -719,3 +787,240 @@ def test_the_server_listens_on_tcp_for_debugging():
     finally:
         server.kill()
         server.wait()
+
+
+# --------------------------------------------------------------------------------------------------------
+# The protocol, as raw JSON-RPC over the server's stdio
+# --------------------------------------------------------------------------------------------------------
+
+
+class RawServer:
+    """``tensorlint serve`` in a subprocess, spoken to in framed JSON, past any client library's checks."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(SERVE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.messages: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        while True:
+            length = 0
+            while True:
+                header = stream.readline()
+                if not header:
+                    return
+                if header.lower().startswith(b"content-length:"):
+                    length = int(header.split(b":")[1])
+                if header in (b"\r\n", b"\n"):
+                    break
+            message = json.loads(stream.read(length))
+            with self.lock:
+                self.messages.append(message)
+
+    def send(self, message: dict[str, Any] | str) -> None:
+        body = (message if isinstance(message, str) else json.dumps({"jsonrpc": "2.0", **message})).encode()
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.process.stdin.flush()
+
+    def reply(self, matches: Any) -> dict[str, Any]:
+        """The first message (a reply, not a request from the server) for which ``matches`` holds."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            with self.lock:
+                for message in self.messages:
+                    if "method" not in message and matches(message):
+                        return message
+            time.sleep(0.02)
+        raise AssertionError(f"no reply; got {self.messages}")
+
+    def notification(self, method: str, matches: Any = lambda params: True) -> dict[str, Any]:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            with self.lock:
+                for message in self.messages:
+                    if message.get("method") == method and matches(message.get("params")):
+                        return message
+            time.sleep(0.02)
+        raise AssertionError(f"no {method}; got {self.messages}")
+
+    def open(self, text: str) -> str:
+        uri = uri_for()
+        document = {"uri": uri, "languageId": "markdown", "version": 1, "text": text}
+        self.send({"method": "textDocument/didOpen", "params": {"textDocument": document}})
+        return uri
+
+    def initialize(self) -> None:
+        self.send({"id": 1, "method": "initialize", "params": {"capabilities": {}, "processId": None}})
+        self.reply(lambda message: message.get("id") == 1)
+        self.send({"method": "initialized", "params": {}})
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+@pytest.fixture
+def raw():
+    server = RawServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+HOVER_PARAMS = {"textDocument": {"uri": "file:///nowhere.md"}, "position": {"line": 0, "character": 0}}
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+@pytest.mark.parametrize(
+    ("request_id", "expected_id"),
+    [({}, None), ([], None), (1.5, None), (True, None), (None, None), ("fine", "fine"), (7, 7)],
+)
+def test_a_request_id_that_is_not_a_number_or_a_string_is_an_invalid_request(
+    raw: RawServer, request_id: Any, expected_id: Any
+):
+    raw.initialize()
+    raw.send({"id": request_id, "method": "textDocument/hover", "params": HOVER_PARAMS})
+    raw.send({"id": "after", "method": "textDocument/hover", "params": HOVER_PARAMS})
+    if request_id in ("fine", 7):
+        # A valid id gets its answer (no hover on a document the server never saw).
+        assert raw.reply(lambda message: message.get("id") == expected_id) == {
+            "jsonrpc": "2.0",
+            "id": expected_id,
+            "result": None,
+        }
+    else:
+        failure = raw.reply(lambda message: "error" in message)
+        assert failure["id"] is None and failure["error"]["code"] == -32600, failure
+    # The server goes on.
+    assert raw.reply(lambda message: message.get("id") == "after")["result"] is None
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_a_request_after_shutdown_is_an_invalid_request_and_exit_ends_with_0(raw: RawServer):
+    raw.initialize()
+    raw.send({"id": 2, "method": "shutdown"})
+    assert raw.reply(lambda message: message.get("id") == 2) == {"jsonrpc": "2.0", "id": 2, "result": None}
+    raw.send({"id": 3, "method": "textDocument/hover", "params": HOVER_PARAMS})
+    failure = raw.reply(lambda message: message.get("id") == 3)
+    assert failure["error"]["code"] == -32600, failure
+    # A notification after shutdown is dropped: no reply, and the server still exits cleanly.
+    raw.send({"method": "textDocument/didOpen", "params": {"textDocument": {}}})
+    raw.send({"method": "exit"})
+    assert raw.process.wait(timeout=WAIT) == 0
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+@pytest.mark.parametrize("initialized", [True, False])
+def test_exit_without_shutdown_ends_with_1(raw: RawServer, initialized: bool):
+    if initialized:
+        raw.initialize()
+        text = DECLARED + FALSE_CLAIM
+        document = {"uri": uri_for(), "languageId": "markdown", "version": 1, "text": text}
+        raw.send({"method": "textDocument/didOpen", "params": {"textDocument": document}})
+    raw.send({"method": "exit"})
+    assert raw.process.wait(timeout=WAIT) == 1
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_a_hostile_note_being_checked_does_not_stall_hovers_on_other_notes(raw: RawServer):
+    """50,000 unclosed comments keep a check busy for a long time (tens of seconds before the scan was made
+    linear): hovers on other notes are still answered at once, from their own results."""
+    raw.initialize()
+    uri = raw.open(DECLARED + FALSE_CLAIM)
+    raw.notification("textDocument/publishDiagnostics", lambda params: params["uri"] == uri)
+    raw.open("<!--\n" * 50_000 + "$$x = y$$\n")
+    time.sleep(0.5)  # Its check has started.
+    times = []
+    for number in range(5):
+        position = {"line": 2, "character": FALSE_CLAIM.index("2 A")}
+        started = time.monotonic()
+        raw.send(
+            {
+                "id": f"hover-{number}",
+                "method": "textDocument/hover",
+                "params": {"textDocument": {"uri": uri}, "position": position},
+            }
+        )
+        reply = raw.reply(lambda message, number=number: message.get("id") == f"hover-{number}")
+        times.append(time.monotonic() - started)
+        assert "tensorlint: false" in reply["result"]["contents"]["value"]
+    # Generous, so that a loaded machine does not fail it; a stalled server takes tens of seconds.
+    assert sorted(times)[2] < 3.0, times
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_the_plain_install_brings_the_server():
+    """``pip install tensorlint`` (the README's first command) gives a working ``tensorlint serve``: pygls and
+    lsprotocol are required without an extra. (The check path still never imports them: test_cli.)"""
+    from importlib.metadata import requires
+
+    required = {
+        requirement.split(";")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower()
+        for requirement in requires("tensorlint") or []
+        if "extra ==" not in requirement
+    }
+    assert {"pygls", "lsprotocol"} <= required, required
+    completed = subprocess.run(
+        [sys.executable, "-m", "tensorlint", "serve", "--help"], capture_output=True, text=True, timeout=WAIT
+    )
+    assert completed.returncode == 0 and "language server" in completed.stdout, completed
+
+
+# --------------------------------------------------------------------------------------------------------
+# The checker process's memory: what it answers after edits is what a fresh check says
+# --------------------------------------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "backprop.md"
+
+
+def _edits(text: str) -> list[str]:
+    """A typing session over a note: prose above findings, a claim changed and changed back, lines moved."""
+    lines = text.split("\n")
+    middle = len(lines) // 2
+    claim = next((index for index, line in enumerate(lines) if "=" in line and "$" in line), middle)
+    versions = [
+        "A first line typed above everything.\n" + text,
+        text,
+        "\n".join([*lines[:middle], "Some words in the middle.", *lines[middle:]]),
+        "\n".join([*lines[:claim], lines[claim].replace("=", "= 3 \\cdot", 1), *lines[claim + 1 :]]),
+        text,
+        "\n".join(lines[middle:] + lines[:middle]),
+        text.replace("\n\n", "\n\n\n", 3),
+    ]
+    return versions
+
+
+def _findings(result: Any) -> list[tuple[Any, ...]]:
+    return [
+        (d.code, d.message, d.start, d.end, d.fix and tuple((e.start, e.end, e.new_text) for e in d.fix.edits))
+        for d in result.diagnostics
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+@pytest.mark.parametrize("note", [EXAMPLE, *sorted((Path(__file__).parent / "corpus" / "seeds").glob("*.md"))[:3]])
+def test_rechecks_in_the_checker_process_equal_fresh_checks(note: Path):
+    """Verdicts, messages and fixes (with their offsets) after each edit equal those of a fresh check of the
+    same text: the claim cache and the explanations remembered across edits never answer for another text."""
+    from tensorlint.core import check_text
+    from tensorlint.lsp_worker import Worker
+    from tensorlint.model import Config
+
+    worker = Worker(output=None)  # type: ignore[arg-type]  # check() answers directly; nothing is sent.
+    text = note.read_text(encoding="utf-8")
+    config = Config()
+    for job, version in enumerate([text, *_edits(text)], start=1):
+        result, failure = worker.check(job, "note", str(note), version, config)
+        assert failure is None and result is not None
+        assert _findings(result) == _findings(check_text(str(note), version, config)), f"edit {job}"

@@ -10,14 +10,16 @@ import pytest
 from tensorlint import rules
 from tensorlint.model import SEVERITY_ORDER
 
-# The table of DESIGN.md ("Diagnostic codes"), plus TL003 and TL004 (the unused suppressions DESIGN.md's
-# "Directives" asks to report): a code never changes meaning once released.
+# The table of DESIGN.md ("Diagnostic codes"), plus TL003, TL004 (the unused suppressions DESIGN.md's
+# "Directives" asks to report) and TL005 (directives that cannot be read): a code never changes meaning once
+# released.
 EXPECTED = {
     "TL000": ("verified-claim", "hint"),
     "TL001": ("unreadable-math", "hint"),
     "TL002": ("unsupported-notation", "hint"),
     "TL003": ("unreadable-file", "warning"),
     "TL004": ("unused-suppression", "warning"),
+    "TL005": ("unknown-directive", "warning"),
     "TL101": ("shape-mismatch", "error"),
     "TL102": ("conflicting-declaration", "error"),
     "TL201": ("false-claim", "error"),

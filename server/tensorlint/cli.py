@@ -19,6 +19,7 @@ import importlib
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -26,11 +27,11 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from tensorlint import __version__, config, core, report, rules
 from tensorlint.macro_files import with_macros
-from tensorlint.model import SEVERITY_ORDER, Config, Diagnostic, FileResult
+from tensorlint.model import SEVERITY_ORDER, Config, Diagnostic, Edit, FileResult
 
 NOTE_SUFFIXES = (".md", ".markdown", ".qmd", ".rmd", ".tex", ".ipynb")
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__"})
@@ -38,6 +39,10 @@ FAIL_LEVELS = config.FAIL_LEVELS
 FORMATS = ("text", "json", "sarif", "github")
 # A progress bar is drawn (on a terminal) only when a run has at least this many files.
 PROGRESS_MIN_FILES = 20
+# Rounds of --fix: each applies what the previous one made possible (a fixed claim's directive now unused).
+FIX_ROUNDS = 4
+# The name a note read with ``tensorlint check -`` is reported under (Markdown, settings of the folder).
+STDIN_NAME = "<stdin>"
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
@@ -67,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
             "configuration ([tool.tensorlint] in pyproject.toml, or tensorlint.toml)."
         ),
     )
-    check.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to check (default: .)")
+    check.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or folders to check (default: .; - reads standard input)"
+    )
     check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     check.add_argument(
         "--fail-level",
@@ -117,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--show-settings",
         metavar="FILE",
-        help="print the settings that apply to FILE and where each comes from, then exit",
+        help="print the settings that apply to FILE (and to each PATH) and where each comes from, then exit",
     )
     settings = check.add_argument_group("settings (override the configuration file)")
     settings.add_argument("--config", metavar="FILE", help="use this configuration file for every note")
@@ -146,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the language server over stdio",
-        description="Run the language server over stdio (needs the extra: pip install 'tensorlint[lsp]').",
+        description="Run the language server over stdio.",
     )
     # Editor clients (vscode-languageclient among them) pass --stdio; stdio is the only transport anyway.
     serve.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
@@ -219,17 +226,31 @@ def _jobs(text: str) -> int:
 def run_check(args: argparse.Namespace) -> int:
     resolver = config.Resolver(_overrides(args), config_path=args.config, isolated=args.isolated)
     if args.show_settings is not None:
-        _write(sys.stdout, config.describe(resolver.settings_for(args.show_settings), args.show_settings))
+        # ``--show-settings A B``: argparse gives A to the option and B to the paths; describe both.
+        described = [args.show_settings, *args.paths]
+        _write(sys.stdout, "\n".join(config.describe(resolver.settings_for(path), path) for path in described))
         return 0
+    if args.stdin_filename is None and "-" in args.paths:
+        if args.paths != ["-"]:
+            raise UsageError("`-` reads one note from standard input; do not name other paths with it")
+        args.stdin_filename = STDIN_NAME
     if args.stdin_filename is not None:
         if any(path != "-" for path in args.paths):
             raise UsageError("--stdin-filename reads the note from standard input; do not name paths as well")
+        if args.fix:
+            raise UsageError("--fix rewrites files; it cannot fix a note read from standard input")
         checked = _check_stdin(args.stdin_filename, resolver)
     else:
         checked = _check_paths(args.paths or ["."], resolver, args.jobs)
-        if args.fix and _apply_fixes(checked):
-            # Report what is left after the fixes, as the files now stand.
-            checked = _check_paths(args.paths or ["."], resolver, args.jobs)
+        if args.fix:
+            fixer = _Fixer()
+            # A fix can make another one possible (or an unused suppression appear): fix until nothing
+            # changes, so that a second `--fix` has nothing left to do; then report what is left.
+            for _ in range(FIX_ROUNDS):
+                if not fixer.apply(checked):
+                    break
+                checked = _check_paths(args.paths or ["."], resolver, args.jobs)
+            fixer.report()
 
     results = [result for result, _ in checked.results]
     if args.format == "json":
@@ -253,56 +274,129 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _apply_fixes(checked: _Checked) -> int:
-    """Apply the fixes of the selected findings to their files; the number of files changed.
+class _Fixer:
+    """Applies the fixes of the selected findings to their files, round after round, and remembers what it
+    did so that a file is reported once however many rounds there are.
 
-    Each file is rewritten atomically (a temporary file in the same folder, then a rename), keeping its
-    byte-order mark, line endings and permissions. A file that was not clean UTF-8 is left alone, since
-    writing it back would replace the bytes that could not be read.
+    A file is written through its symbolic links, keeping its mode and owner: by a temporary file in the
+    same folder and a rename (atomic), or in place when the file has other hard links (a rename would
+    separate them) or its owner cannot be given to a new file. The file's byte-order mark and line endings
+    are kept. A file that was not clean UTF-8, is read-only (no write permission in its mode) or cannot be
+    written is left alone with a warning; a notebook is re-read and validated before it is written.
     """
-    from tensorlint.explain import apply_fixes
 
-    changed = 0
-    fixed = 0
-    for result, _ in checked.results:
-        fixes = [diagnostic.fix for diagnostic in result.diagnostics if diagnostic.fix is not None]
-        if not fixes or any(diagnostic.code == "TL003" for diagnostic in result.diagnostics):
-            continue
-        path = Path(result.path)
-        try:
-            original = path.read_bytes()
-        except OSError as error:
-            _error(f"cannot fix {result.path}: {error.strerror or error}")
-            continue
-        text, problem = decode_note(original)
-        if text != result.text or problem is not None:
-            _error(f"{result.path} changed while it was being checked; not fixed")
-            continue
-        new_text = apply_fixes(result.text, fixes)
-        if new_text == result.text:
-            continue
-        data = new_text.encode("utf-8")
-        if original.startswith(_UTF8_BOM):
-            data = _UTF8_BOM + data
-        _write_atomically(path, data)
-        changed += 1
-        fixed += len(fixes)
-    if changed:
-        _warning(f"fixed {fixed} finding{'s' if fixed != 1 else ''} in {changed} file{'s' if changed != 1 else ''}")
-    return changed
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.findings = 0
+        self.skipped: set[str] = set()
+
+    def apply(self, checked: _Checked) -> int:
+        """One round: the number of files changed."""
+        from tensorlint.explain import select_edits
+
+        changed = 0
+        written: set[tuple[int, int]] = set()
+        for result, _ in checked.results:
+            fixes = [diagnostic.fix for diagnostic in result.diagnostics if diagnostic.fix is not None]
+            if not fixes or result.path in self.skipped or any(d.code == "TL003" for d in result.diagnostics):
+                continue
+            try:
+                target = Path(os.path.realpath(result.path))
+                info = target.stat()
+                if (info.st_dev, info.st_ino) in written:
+                    continue  # Another name (a hard link) of a file fixed in this round.
+                if not stat.S_IMODE(info.st_mode) & 0o222:
+                    self.skip(result.path, "the file is read-only")
+                    continue
+                original = target.read_bytes()
+            except OSError as error:
+                self.skip(result.path, f"cannot read it: {_reason(error)}")
+                continue
+            text, problem = decode_note(original)
+            if text != result.text or problem is not None:
+                self.skip(result.path, "it changed while it was being checked")
+                continue
+            edits = select_edits(result.text, fixes)
+            new_text = apply_edits(result.text, edits)
+            if new_text == result.text:
+                continue
+            if result.path.lower().endswith(".ipynb"):
+                from tensorlint.extract import check_fixed_notebook
+
+                invalid = check_fixed_notebook(result.text, new_text, edits)
+                if invalid is not None:
+                    self.skip(result.path, invalid)
+                    continue
+            data = new_text.encode("utf-8")
+            if original.startswith(_UTF8_BOM):
+                data = _UTF8_BOM + data
+            try:
+                _write_keeping_file(target, data, info)
+            except OSError as error:
+                self.skip(result.path, f"cannot write it: {_reason(error)}")
+                continue
+            written.add((info.st_dev, info.st_ino))
+            self.files.add(result.path)
+            self.findings += len(fixes)
+            changed += 1
+        return changed
+
+    def skip(self, path: str, why: str) -> None:
+        self.skipped.add(path)
+        _warning(f"{path}: {why}; not fixed")
+
+    def report(self) -> None:
+        if self.files:
+            fixed, files = self.findings, len(self.files)
+            _warning(f"fixed {fixed} finding{'s' if fixed != 1 else ''} in {files} file{'s' if files != 1 else ''}")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tensorlint", dir=path.parent)
+def _reason(error: OSError) -> str:
+    return (error.strerror or str(error)).lower()
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """The text of a file after its fixes' edits (looked up at call time, so tests can substitute it)."""
+    from tensorlint.explain import apply_edits as apply
+
+    return apply(text, edits)
+
+
+def _write_keeping_file(target: Path, data: bytes, info: os.stat_result) -> None:
+    """Replace the contents of ``target`` (no symbolic link) with ``data``, keeping its inode's links, its
+    mode and its owner; raises OSError when the file or its folder cannot be written."""
+    if info.st_nlink > 1:
+        _write_in_place(target, data)
+        return
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tensorlint", dir=target.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
-        os.chmod(temporary, path.stat().st_mode & 0o7777)
-        os.replace(temporary, path)
+        os.chmod(temporary, stat.S_IMODE(info.st_mode))
+        created = os.stat(temporary)
+        if (created.st_uid, created.st_gid) != (info.st_uid, info.st_gid):
+            try:
+                os.chown(temporary, info.st_uid, info.st_gid)
+            except OSError:
+                # Only root gives a file away: write in place, which keeps the owner.
+                os.unlink(temporary)
+                _write_in_place(target, data)
+                return
+        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _write_in_place(target: Path, data: bytes) -> None:
+    with _open_in_place(target) as stream:
+        stream.write(data)
+        stream.truncate()
+
+
+def _open_in_place(target: Path) -> BinaryIO:
+    return open(target, "r+b")
 
 
 @dataclass
@@ -682,7 +776,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if (error.name or "").startswith("tensorlint"):
             _error(f"this version of tensorlint has no language server ({error})")
         else:
-            _error(f"the language server needs {error.name} ({error}); pip install 'tensorlint[lsp]'")
+            _error(f"the language server needs {error.name} ({error}); reinstall tensorlint: pip install tensorlint")
         return 2
     status = lsp.main(["--tcp", "--host", args.host, "--port", str(args.port)] if args.tcp else [])
     return int(status or 0)

@@ -9,26 +9,34 @@ from tensorlint.model import Config, Diagnostic, FileResult
 
 if TYPE_CHECKING:
     from tensorlint.explain import Explanation
-    from tensorlint.interpret import ClaimCache
+    from tensorlint.interpret import ClaimCache, Explainer
 
 
-def check_text(path: str, text: str, config: Config | None = None, cache: ClaimCache | None = None) -> FileResult:
+def check_text(
+    path: str,
+    text: str,
+    config: Config | None = None,
+    cache: ClaimCache | None = None,
+    explainer: Explainer | None = None,
+) -> FileResult:
     """Extract, parse, interpret and check one document, then apply its suppression directives.
 
     ``cache`` (an ``interpret.ClaimCache``) carries verdicts from one run over a note to the next, so that
-    only what an edit changed is checked again; call ``cache.next_run()`` between runs.
+    only what an edit changed is checked again; call ``cache.next_run()`` between runs. ``explainer``
+    replaces ``explain_finding`` (the language server wraps it in a cache that survives edits).
 
     Any exception that escapes a stage is a bug in tensorlint, not in the note: it becomes a TL900
     diagnostic at the top of the file, so the run goes on with the other files.
     """
     config = config or Config()
     try:
-        from tensorlint.extract import extract
+        from tensorlint.extract import encode_notebook_fixes, extract
         from tensorlint.interpret import check_document
         from tensorlint.suppress import apply as apply_suppressions
 
         document = extract(path, text, config.macros) if config.macros else extract(path, text)
-        return apply_suppressions(check_document(document, config, cache, explain_finding), document)
+        explained = check_document(document, config, cache, explainer or explain_finding)
+        return encode_notebook_fixes(apply_suppressions(explained, document))
     except Exception as error:
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         return FileResult(

@@ -1633,6 +1633,16 @@ def shape_text(dims: list[Dim]) -> str:
     return "×".join(show_dim(dim) for dim in dims)
 
 
+def _printed_as_row(kind: str, layout: str, f_shape: tuple, deriver: Deriver) -> bool:
+    """Whether a derivative with one non-trivial axis is laid out as a 1×n row in ``layout``."""
+    if kind == "gradient":
+        return layout == "numerator"
+    if kind == "derivative by a scalar" and len(f_shape) == 2:
+        f_is_row = deriver.find(f_shape[0]) == 1
+        return f_is_row == (layout == "numerator")
+    return False
+
+
 def derive(
     numerator: ir.Expr,
     wrt: ir.Wrt | str,
@@ -1711,6 +1721,9 @@ def derive_into(
     if gradient and kind in ("gradient", "jacobian"):
         chosen = "denominator"
     result.kind, result.layout = kind, chosen
+    if order == 1 and _printed_as_row(kind, chosen, f_shape, deriver):
+        # A numerator-layout gradient (or a row vector's derivative by a scalar) is written as a row.
+        result.shape = f"1×{shape_text(dims)} row vector"
 
     # Labels for the index form: the claim's own, else i, j for F and k, l for X, avoiding names in use.
     names = {node.key.split("_")[0] for node in ir.walk(expanded) if isinstance(node, ir.Var)} | {target.key}

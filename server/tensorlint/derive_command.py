@@ -56,10 +56,17 @@ class UsageError(Exception):
 
 
 def derive_latex(
-    expression: str, wrt: str, lets: list[str] | None = None, layout: str | None = None, config: Config | None = None
+    expression: str,
+    wrt: str,
+    lets: list[str] | None = None,
+    layout: str | None = None,
+    config: Config | None = None,
+    order: int = 1,
 ) -> tuple[Derivative, list[str]]:
     """The derivative of a LaTeX expression by the variable written ``wrt``, with ``lets`` read as the
-    note's declarations: the result and the shapes assumed for undeclared names. Raises ``UsageError``."""
+    note's declarations: the result and the shapes assumed for undeclared names. ``order`` 2 gives the
+    second derivative (the Hessian of a scalar): the derivative of the first one's verified closed form.
+    Raises ``UsageError``."""
     from tensorlint.model import Config
 
     config = config or Config()
@@ -80,7 +87,54 @@ def derive_latex(
     for let in lets or []:
         style.learn(_syntax_nodes(let), let, config.unify_fonts)
     style.variables = set(env.declared) | set(env.definitions)
-    return derive(numerator, wrt_key, env, config, style, layout), assumptions
+    result = derive(numerator, wrt_key, env, config, style, layout)
+    if order == 2:
+        result = second_derivative(result, wrt_key, env, config, style, layout)
+    return result, assumptions
+
+
+def second_derivative(
+    first: Derivative, wrt_key: str, env: Environment, config: Config, style: Style, layout: str | None
+) -> Derivative:
+    """The derivative of the first derivative's closed form, which was verified against the numeric first
+    derivative; so the second one, verified against the numeric derivative of that form, is the true one."""
+    if first.closed_form is None:
+        first.notes.insert(0, "no second derivative: the first derivative has no verified closed form")
+        first.closed_form, first.index_form = None, None
+        return first
+    second = derive(first.closed_form.expr, wrt_key, env, config, style, layout)
+    second.notes.insert(0, f"second derivative: the derivative of the first, {first.closed_form.latex}")
+    return second
+
+
+def simplified_form(result: Derivative, env: Environment, config: Config) -> str | None:
+    """The closed form of a scalar result simplified by SymPy, when that is shorter and checks out numerically
+    against the derivative (SymPy's LaTeX read back by our parser, as every printed form is)."""
+    from tensorlint import symbolic
+    from tensorlint.derive import check, holds
+
+    form = result.closed_form
+    if form is None or result.order != 0:
+        return None
+
+    def is_scalar(key: str) -> bool:
+        declared = env.declared.get(key)
+        return declared is not None and all(dim == 1 for dim in declared.shape)
+
+    if not symbolic.wanted(form.expr, form.expr, is_scalar, calculus=False):
+        return None
+    definition = env.definitions.get
+    facts = symbolic.Facts(
+        is_scalar, lambda key: found.expr if (found := definition(key)) else None, env.function, set()
+    )
+    latex = symbolic.simplest(form.expr, facts)
+    if latex is None or len(latex) >= len(form.latex):
+        return None
+    parsed = parse_expression(latex, env, config)
+    if parsed is None:
+        return None
+    left = ir.Deriv(result.numerator, ir.Wrt(result.wrt))
+    return latex if holds(check(left, parsed, env, config, result.layout, latex), result.layout) else None
 
 
 def command(argv: list[str]) -> int:
@@ -102,20 +156,34 @@ def command(argv: list[str]) -> int:
     )
     parser.add_argument("--layout", choices=["auto", "numerator", "denominator"], default="auto")
     parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--order", type=int, choices=[1, 2], default=1, help="2 for the second derivative (Hessian)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:
         return 0 if exit_request.code in (0, None) else 2
     layout = None if args.layout == "auto" else args.layout
     try:
-        result, assumptions = derive_latex(args.expression, args.wrt, args.let, layout)
+        result, assumptions = derive_latex(args.expression, args.wrt, args.let, layout, order=args.order)
     except UsageError as error:
         sys.stderr.write(f"tensorlint derive: {error}\n")
         return 2
+    from tensorlint.model import Config
+
+    config = Config()
+    simplified = simplified_form(result, environment(args.let, config)[0], config)
     if args.format == "json":
-        sys.stdout.write(json.dumps(to_json(result, args.expression, assumptions), ensure_ascii=False, indent=2) + "\n")
+        document = to_json(result, args.expression, assumptions)
+        document["derivative_order"] = args.order
+        document["simplified"] = simplified
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     else:
-        sys.stdout.write("\n".join(to_lines(result, args.expression, assumptions)) + "\n")
+        lines = list(to_lines(result, args.expression, assumptions))
+        if simplified is not None:
+            lines.insert(
+                next(i for i, line in enumerate(lines) if line.startswith("closed form")) + 1,
+                f"simplified   {simplified}",
+            )
+        sys.stdout.write("\n".join(lines) + "\n")
     return 0 if result.closed_form is not None or result.index_form is not None else 1
 
 

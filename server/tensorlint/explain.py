@@ -247,17 +247,17 @@ class Explainer:
         return None if edit is None else Fix(title, (edit,))
 
     def edit(self, part: Part, replacement: str) -> Edit | None:
-        """The edit replacing ``part`` in the document, escaped as the document stores that text."""
+        """The edit replacing ``part`` in the document with ``replacement``, as the reader sees it; None when
+        the part is not one contiguous piece of the file."""
         start, end = part.start, part.end
         written = self.text[start:end]
         source = self.source(part)
         if source is None:
             return None
-        if written == source:
+        if written == source or json.dumps(source, ensure_ascii=False)[1:-1] == written:
+            # In a notebook the file holds the cell's JSON string: ``core`` encodes the replacement for it
+            # (``extract.encode_notebook_fixes``), whether or not this part needed escapes.
             return Edit(start, end, replacement)
-        if json.dumps(source, ensure_ascii=False)[1:-1] == written:
-            # A notebook cell: the file holds the JSON string.
-            return Edit(start, end, json.dumps(replacement, ensure_ascii=False)[1:-1])
         return None
 
     # Claims without a derivative ----------------------------------------------------------------------------
@@ -296,9 +296,14 @@ class Explainer:
 
 
 def apply_fixes(text: str, fixes: list[Fix]) -> str:
-    """``text`` with every edit of ``fixes`` applied. Edits that overlap an earlier one (by position, then
-    by order given) are skipped, so the result is well defined; applying the fixes of a fixed text again
-    changes nothing, since its claims then verify and carry no fixes."""
+    """``text`` with every edit of ``fixes`` applied (see ``select_edits``); applying the fixes of a fixed
+    text again changes nothing, since its claims then verify and carry no fixes."""
+    return apply_edits(text, select_edits(text, fixes))
+
+
+def select_edits(text: str, fixes: list[Fix]) -> list[Edit]:
+    """The edits of ``fixes`` that can be applied together: those inside the text that do not overlap an
+    earlier one (by position, then by the order given), so the result is well defined."""
     edits: list[Edit] = []
     for fix in fixes:
         for edit in fix.edits:
@@ -309,6 +314,16 @@ def apply_fixes(text: str, fixes: list[Fix]) -> str:
             if any(edit.start == edit.end == other.start == other.end for other in edits):
                 continue
             edits.append(edit)
-    for edit in sorted(edits, key=lambda item: item.start, reverse=True):
-        text = text[: edit.start] + edit.new_text + text[edit.end :]
-    return text
+    return edits
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """``text`` with non-overlapping ``edits`` applied."""
+    pieces = []
+    position = 0
+    for edit in sorted(edits, key=lambda item: item.start):
+        pieces.append(text[position : edit.start])
+        pieces.append(edit.new_text)
+        position = edit.end
+    pieces.append(text[position:])
+    return "".join(pieces)

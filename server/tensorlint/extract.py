@@ -34,14 +34,15 @@ definitions apart.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tensorlint.model import Diagnostic, Directive, Document, MathSpan, Prose
+from tensorlint.model import Diagnostic, Directive, Document, Edit, FileResult, Fix, MathSpan, Prose
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -298,7 +299,6 @@ _ALIGNAT_ARGUMENT = re.compile(r"\s*\{[^{}]*\}")
 # ``Ruler.at`` replaces a rule's options too, so the amsmath rule's own list is repeated here.
 _AMSMATH_ALT = ["paragraph", "reference", "blockquote", "list", "footnote_def"]
 _MARKDOWN_DIRECTIVE = re.compile(r"<!--[^\S\n]*tensorlint:(.*?)-->", re.DOTALL)
-_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _INLINE_MATH_DISPLAY = {
     "math_inline": False,
     "math_inline_double": True,
@@ -626,6 +626,22 @@ class _ContentMap:
         return result
 
 
+def _html_comments(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The ``<!-- … -->`` comments in ``text[start:end]``, in one pass. (The regular expression
+    ``<!--.*?-->`` looks for a closer from every opener, which is quadratic in unclosed openers: 50,000 of
+    them took about a minute.) Nothing after an opener without a closer can close, so the scan stops there."""
+    position = start
+    while True:
+        opening = text.find("<!--", position, end)
+        if opening < 0:
+            return
+        closing = text.find("-->", opening + 4, end)
+        if closing < 0:
+            return
+        yield opening, closing + 3
+        position = closing + 3
+
+
 class _MarkdownWalker:
     """Turns markdown-it's tokens into spans, paragraphs and directives with source offsets."""
 
@@ -829,8 +845,8 @@ class _MarkdownWalker:
             return
         start = self.line_bounds(token.map[0])[0]
         end = self.line_bounds(token.map[1] - 1)[1]
-        for comment in _HTML_COMMENT.finditer(self.source, start, end):
-            self.add_directive(comment.group(0), comment.start(), comment.end())
+        for comment_start, comment_end in _html_comments(self.source, start, end):
+            self.add_directive(self.source[comment_start:comment_end], comment_start, comment_end)
 
     def html_inline(self, child: Token, content_map: _ContentMap) -> None:
         meta = child.meta or {}
@@ -860,7 +876,9 @@ class _MarkdownBudget:
 
 
 def _markdown_cost(text: str) -> int:
-    return sum(text.count(character) for character in _MARKDOWN_COSTLY_CHARACTERS)
+    # A table cell costs markdown-it (and the alignment of its content) about as much as ten markup
+    # characters: a 1.2 MB table would otherwise be read cell by cell for most of a minute.
+    return sum(text.count(character) for character in _MARKDOWN_COSTLY_CHARACTERS) + 10 * text.count("|")
 
 
 # A YAML front matter block at the very top of a Markdown or Quarto file.
@@ -1844,9 +1862,15 @@ def _substitute(macro: _Macro, values: list[tuple[str, list[int]]], invocation: 
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+', re.DOTALL)
 
 
-def _notebook_source_literals(text: str) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
-    """For each cell (by its JSON path), the file ranges of the string literals of its ``source``."""
+def _notebook_source_literals(
+    text: str, sources: dict[tuple[Any, ...], int] | None = None
+) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
+    """For each cell (by its JSON path), the file ranges of the string literals of its ``source``.
+
+    Never raises, whatever the text. ``sources``, when given, receives for each cell the offset where the
+    value of its ``source`` starts, so that a problem with a cell can be reported there."""
     literals: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    value_of: tuple[Any, ...] | None = None
     path: list[Any] = []
     containers: list[str] = []
     expect_key = False
@@ -1875,13 +1899,30 @@ def _notebook_source_literals(text: str) -> dict[tuple[Any, ...], list[tuple[int
             expect_key = False
         elif first == '"':
             if expect_key and containers and containers[-1] == "{":
-                path[-1] = json.loads(token) if "\\" in token else token[1:-1]
+                path[-1] = _json_key(token)
                 expect_key = False
             elif len(path) >= 3 and path[-1] == "source" and path[-3] == "cells":
                 literals.setdefault(tuple(path[:-1]), []).append((match.start(), match.end()))
             elif len(path) >= 4 and path[-2] == "source" and path[-4] == "cells":
                 literals.setdefault(tuple(path[:-2]), []).append((match.start(), match.end()))
+        if value_of is not None and sources is not None:
+            sources.setdefault(value_of, match.start())
+        value_of = None
+        if first == ":" and len(path) >= 3 and path[-1] == "source" and path[-3] == "cells":
+            # The next token (``[``, a string, a number) is where the value of ``source`` starts.
+            value_of = tuple(path[:-1])
     return literals
+
+
+def _json_key(token: str) -> Any:
+    """The key a JSON string token spells; a token that is not valid JSON is kept as written (the file
+    does not parse then, and is reported as unreadable elsewhere)."""
+    if "\\" not in token:
+        return token[1:-1]
+    try:
+        return json.loads(token)
+    except ValueError:
+        return token
 
 
 def _decode_json_literal(
@@ -1953,6 +1994,163 @@ def notebook_location(text: str) -> Callable[[int], tuple[int, int] | None]:
     return locate
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_location(text: str) -> Callable[[int], tuple[int, int] | None]:
+    return notebook_location(text)
+
+
+def describe_place(document: Document, offset: int) -> str:
+    """Where ``offset`` is, as a reader finds it: ``on line 7``, or in a notebook ``in cell 2, line 3``."""
+    if _format_of(document.path) == "notebook":
+        cell = _cached_location(document.text)(offset)
+        if cell is not None:
+            return f"in cell {cell[0]}, line {cell[1]}"
+    return f"on line {document.text.count(chr(10), 0, offset) + 1}"
+
+
+@functools.lru_cache(maxsize=4)
+def _source_literals(text: str) -> list[tuple[int, int]]:
+    return sorted(literal for literals in _notebook_source_literals(text).values() for literal in literals)
+
+
+def source_text(document: Document, start: int, end: int) -> str:
+    """The text the author wrote between two document offsets: the file's text, except in a notebook,
+    where it is the cell's text (JSON escapes undone, macros as written)."""
+    if _format_of(document.path) != "notebook":
+        return document.text[start:end]
+    text = document.text
+    literals = _source_literals(text)
+    first = max(bisect.bisect_right(literals, (start, len(text))) - 1, 0)
+    decoded = []
+    try:
+        for literal_start, literal_end in literals[first:]:
+            if literal_start >= end:
+                break
+            low, high = max(start, literal_start + 1), min(end, literal_end - 1)
+            if low < high:
+                decoded.append(json.loads(f'"{text[low:high]}"'))
+        if decoded:
+            return "".join(decoded)
+    except ValueError:
+        pass
+    # Not inside the cells' strings as expected: the math spans that cover the range say what it reads.
+    pieces = []
+    for span in document.spans:
+        if span.end <= start or span.start >= end:
+            continue
+        if span.offsets is None:
+            pieces.append(document.text[max(start, span.start) : min(end, span.end)])
+        else:
+            located = zip(span.text, span.offsets, strict=False)
+            pieces.append("".join(character for character, at in located if start <= at < end))
+    return " ".join(piece for piece in pieces if piece) or document.text[start:end]
+
+
+def encode_notebook_fixes(result: FileResult) -> FileResult:
+    """Fixes say what a note should read; in a notebook their edits replace text inside a cell's JSON
+    string, so each replacement goes through the JSON string encoding (``\\frac`` becomes ``\\\\frac``,
+    a quote ``\\"``) and ``Edit.decoded`` keeps the text the cell will read. Other files are returned as is."""
+    if _format_of(result.path) != "notebook" or not any(d.fix is not None for d in result.diagnostics):
+        return result
+    diagnostics = []
+    for diagnostic in result.diagnostics:
+        fix = diagnostic.fix
+        if fix is not None:
+            edits = tuple(
+                edit
+                if edit.decoded is not None
+                else Edit(edit.start, edit.end, json.dumps(edit.new_text, ensure_ascii=False)[1:-1], edit.new_text)
+                for edit in fix.edits
+            )
+            diagnostic = replace(diagnostic, fix=Fix(fix.title, edits))
+        diagnostics.append(diagnostic)
+    return replace(result, diagnostics=diagnostics)
+
+
+def check_fixed_notebook(old_text: str, new_text: str, edits: list[Edit]) -> str | None:
+    """Why ``new_text`` is not ``old_text`` with ``edits`` applied as intended, or ``None`` when it is.
+
+    Intended means: the new file is valid JSON, nothing outside the cells' sources changed, and every
+    cell's source reads exactly as its old text with each edit's replacement (``Edit.decoded``, the text
+    the reader sees) spliced in. This catches a replacement not escaped for JSON (``\\frac`` written raw
+    reads back as a form feed and ``rac``) and an edit that cuts through an escape or a string.
+    """
+    try:
+        old = json.loads(old_text, parse_int=_json_integer, parse_constant=str)
+        new = json.loads(new_text, parse_int=_json_integer, parse_constant=str)
+    except (ValueError, RecursionError):
+        return "the fixed notebook would not be valid JSON"
+    expected = _sources_after(old_text, edits)
+    if expected is None:
+        return "a fix does not lie inside the text of one cell"
+    old_cells, new_cells = _notebook_cells(old), _notebook_cells(new)
+    if [path for path, _ in old_cells] != [path for path, _ in new_cells]:
+        return "the fixed notebook would not have the same cells"
+    for (path, old_cell), (_, new_cell) in zip(old_cells, new_cells, strict=True):
+        if not isinstance(old_cell, dict) or not isinstance(new_cell, dict):
+            if old_cell != new_cell:
+                return f"cell {_cell_number(path)} would change"
+            continue
+        if {**old_cell, "source": None} != {**new_cell, "source": None}:
+            return f"cell {_cell_number(path)} would change outside its source"
+        wanted = expected.get(path, _joined_source(old_cell.get("source")))
+        if _joined_source(new_cell.get("source")) != wanted:
+            return f"cell {_cell_number(path)} would not read as the fix intends"
+    if _without_cells(old) != _without_cells(new):
+        return "the notebook would change outside its cells"
+    return None
+
+
+def _sources_after(text: str, edits: list[Edit]) -> dict[tuple[Any, ...], str] | None:
+    """Each edited cell's source text after ``edits``, worked out on the decoded text; ``None`` when an edit
+    is not inside one string literal of a cell's source or cuts through an escape."""
+    literals = _notebook_source_literals(text)
+    placed: dict[tuple[int, int], list[Edit]] = {}
+    owner: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for path, ranges in literals.items():
+        for literal in ranges:
+            owner[literal] = path
+    for edit in edits:
+        inside = next((item for item in owner if item[0] < edit.start and edit.end < item[1]), None)
+        if inside is None:
+            return None
+        placed.setdefault(inside, []).append(edit)
+    result: dict[tuple[Any, ...], str] = {}
+    try:
+        for path in {owner[literal] for literal in placed}:
+            pieces = []
+            for start, end in literals[path]:
+                position = start + 1
+                for edit in sorted(placed.get((start, end), []), key=lambda item: item.start):
+                    pieces.append(json.loads(f'"{text[position : edit.start]}"'))
+                    pieces.append(edit.decoded if edit.decoded is not None else edit.new_text)
+                    position = edit.end
+                pieces.append(json.loads(f'"{text[position : end - 1]}"'))
+            result[path] = "".join(pieces)
+    except ValueError:
+        return None
+    return result
+
+
+def _joined_source(source: Any) -> Any:
+    if isinstance(source, list) and all(isinstance(piece, str) for piece in source):
+        return "".join(source)
+    return source
+
+
+def _without_cells(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    rest = {key: value for key, value in data.items() if key not in ("cells", "worksheets")}
+    worksheets = data.get("worksheets")
+    if isinstance(worksheets, list):
+        rest["worksheets"] = [
+            {key: value for key, value in sheet.items() if key != "cells"} if isinstance(sheet, dict) else sheet
+            for sheet in worksheets
+        ]
+    return rest
+
+
 def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
     """The cells of an nbformat 4 notebook (``cells``) or an nbformat 3 one (``worksheets``)."""
     if not isinstance(data, dict):
@@ -1972,10 +2170,23 @@ def _notebook_cells(data: Any) -> list[tuple[tuple[Any, ...], Any]]:
     return result
 
 
+def _json_integer(digits: str) -> int | float:
+    """A JSON integer, or infinity for one longer than Python converts (4,300 digits by default)."""
+    if len(digits.lstrip("-")) > 4000:
+        return float("-inf") if digits.startswith("-") else float("inf")
+    return int(digits)
+
+
+def _cell_number(path: tuple[Any, ...]) -> int | str:
+    """The 1-based number of a cell, as a person counts them in Jupyter."""
+    return path[-1] + 1 if isinstance(path[-1], int) else "?"
+
+
 def _extract_notebook(text: str) -> _Found:
     found = _Found()
     try:
-        data = json.loads(text)
+        # An integer too long for Python to convert (metadata, an output) says nothing about the markdown.
+        data = json.loads(text, parse_int=_json_integer)
     except (ValueError, RecursionError) as error:
         # A notebook that is not JSON is a file that cannot be read, not an error of the checker.
         found.problems.append(Diagnostic("TL003", f"cannot read notebook: {error}", 0, 0, "warning"))
@@ -1994,13 +2205,23 @@ def _extract_notebook(text: str) -> _Found:
     ]
     if not cells:
         return found
-    literals = _notebook_source_literals(text)
+    sources: dict[tuple[Any, ...], int] = {}
+    literals = _notebook_source_literals(text, sources)
     # One budget for the whole notebook, so a huge one is not read cell by cell at full cost.
     budget = _MarkdownBudget()
     for path, cell in cells:
         source = cell.get("source", "")
-        expected = "".join(source) if isinstance(source, list) else source
-        if not isinstance(expected, str) or not expected:
+        if isinstance(source, list) and all(isinstance(piece, str) for piece in source):
+            expected = "".join(source)
+        elif isinstance(source, str):
+            expected = source
+        else:
+            # Jupyter itself would not open this cell; say so there and read the other cells.
+            where = sources.get(path, 0)
+            message = f"cannot read markdown cell {_cell_number(path)}: its source is not text"
+            found.problems.append(Diagnostic("TL003", message, where, where + 1 if where else 0, "warning"))
+            continue
+        if not expected:
             continue
         pieces: list[str] = []
         runs: list[tuple[int, int, int, int]] = []
@@ -2014,8 +2235,10 @@ def _extract_notebook(text: str) -> _Found:
         except ValueError:
             pieces = []
         if "".join(pieces) != expected or not cell_literals:
-            message = f"cannot locate the source of markdown cell {path[-1]} in the notebook"
-            found.problems.append(Diagnostic("TL900", message, 0, 0, "warning"))
+            # A cell written twice (duplicate keys) or escaped in a way the file map cannot follow.
+            where = sources.get(path, 0)
+            message = f"cannot read markdown cell {_cell_number(path)}: its source cannot be located in the file"
+            found.problems.append(Diagnostic("TL003", message, where, where + 1 if where else 0, "warning"))
             continue
         relocation = _RunRelocation(runs, cell_literals[-1][1] - 1)
         cell_found = _relocate(_extract_markdown(expected, budget), relocation)

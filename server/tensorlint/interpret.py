@@ -16,6 +16,7 @@ from typing import Protocol
 from tensorlint import ir
 from tensorlint import syntax as ast
 from tensorlint.env import Definition, Environment, Part
+from tensorlint.extract import describe_place, source_text
 from tensorlint.latex import Style
 from tensorlint.lower import layer_name, lower, name_key
 from tensorlint.model import Claim, Config, Diagnostic, Document, FileResult, Fix, MathSpan, Severity, Symbol
@@ -92,7 +93,7 @@ def dims_of_set(node: ast.Node) -> tuple | None:
             return None
     dims: list[int | str] = []
     for factor in factors:
-        if isinstance(factor, ast.Number) and factor.text.isdigit():
+        if isinstance(factor, ast.Number) and is_small_integer(factor.text):
             dims.append(int(factor.text))
         elif isinstance(factor, ast.Name) and len(factor.text) == 1:
             dims.append(factor.text)
@@ -103,6 +104,15 @@ def dims_of_set(node: ast.Node) -> tuple | None:
     return tuple(dims)
 
 
+# A span's placeholder in prose text (``Prose.text``), ``$12$``.
+_PROSE_MARKER = re.compile(r"\$(\d{1,9})\$")
+
+
+def is_small_integer(text: str) -> bool:
+    """ASCII digits that ``int`` converts quickly (``"²".isdigit()`` is true, but ``int("²")`` fails)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def size_text(text: str) -> tuple | None:
     """``n\\times m`` or ``m\\times1`` from prose: the two dimensions."""
     parts = [part.strip().strip("{}") for part in text.replace("\\times", "×").replace("x", "×").split("×")]
@@ -110,7 +120,7 @@ def size_text(text: str) -> tuple | None:
         return None
     dims: list[int | str] = []
     for part in parts:
-        if part.isdigit():
+        if is_small_integer(part):
             dims.append(int(part))
         elif len(part) == 1 and part.isalpha():
             dims.append(part)
@@ -211,7 +221,10 @@ class Interpreter:
         # Where the statement being read stands, for the symbols it declares or defines.
         self.current_at: tuple[int, int] = (0, 0)
         self.symbols: list[Symbol] = []
-        if config.layout != "auto":
+        # The project's layout is a default for notes that say nothing: the note's own words (a directive,
+        # then prose) replace it. ``layout_default`` is true while the layout is still that default.
+        self.layout_default = config.layout != "auto"
+        if self.layout_default:
             self.env.layout, self.env.layout_fixed = config.layout, True
             self.env.version += 1
 
@@ -219,6 +232,7 @@ class Interpreter:
 
     def run(self) -> FileResult:
         document = self.document
+        self.prose_markers: dict[int, int] | None = None
         events: list[tuple[int, int, object]] = []
         events.extend((span.start, 1, span) for span in document.spans)
         events.extend((prose.start, 0, prose) for prose in document.prose)
@@ -234,6 +248,7 @@ class Interpreter:
                 self.directive(event.body, event.start)  # type: ignore[attr-defined]
             else:
                 self.last_prose = event.text  # type: ignore[attr-defined]
+                self.prose_markers = None
                 for fact in facts(event.text, span_texts, event.start):  # type: ignore[attr-defined]
                     self.prose_fact(fact)
         return FileResult(
@@ -242,27 +257,36 @@ class Interpreter:
 
     def prose_before(self, number: int) -> str:
         """The words just before span ``number``: in its own paragraph, or the end of the last one."""
-        marker = f"${number}$"
-        position = self.last_prose.find(marker)
-        before = self.last_prose[:position] if position >= 0 else self.last_prose
-        return before[-160:]
+        if self.prose_markers is None:
+            # Where each span's ``$k$`` stands, found once per paragraph: a search per span was quadratic
+            # in a paragraph of many spans (a table of 50,000 formulas).
+            self.prose_markers = {}
+            for marker in _PROSE_MARKER.finditer(self.last_prose):
+                self.prose_markers.setdefault(int(marker.group(1)), marker.start())
+        position = self.prose_markers.get(number, len(self.last_prose))
+        return self.last_prose[max(0, position - 160) : position]
 
     def line(self, offset: int) -> int:
         return self.document.text.count("\n", 0, offset) + 1
 
+    def place(self, offset: int) -> str:
+        """Where ``offset`` is, as a reader finds it: ``on line 7``, or in a notebook ``in cell 2, line 3``."""
+        return describe_place(self.document, offset)
+
     def directive(self, body: str, at: int) -> None:
         body = body.strip()
         if body.startswith("einstein="):
-            value = body.split("=", 1)[1].strip()
+            value = body.split("=", 1)[1].partition(" -- ")[0].strip()
             if value in ("on", "off", "auto"):
                 self.env.einstein = value
                 self.env.version += 1
             return
         if body.startswith("layout="):
-            value = body.split("=", 1)[1].strip()
+            value = body.split("=", 1)[1].partition(" -- ")[0].strip()
             if value in ("numerator", "denominator"):
+                self.layout_default = False
                 self.env.layout, self.env.layout_where, self.env.layout_fixed = value, at, True
-                self.env.layout_source = f"a directive on line {self.line(at)}"
+                self.env.layout_source = f"a directive {self.place(at)}"
                 self.env.version += 1
             return
         result = parse_span(body)
@@ -279,9 +303,10 @@ class Interpreter:
         assert isinstance(fact, ProseFact)
         config = self.config
         self.current_at = (fact.offset, fact.offset)
-        if fact.kind == "layout" and not self.env.layout_fixed:
+        if fact.kind == "layout" and (not self.env.layout_fixed or self.layout_default):
+            self.layout_default = False
             self.env.layout, self.env.layout_where, self.env.layout_fixed = fact.value, fact.offset, True
-            self.env.layout_source = f"the prose on line {self.line(fact.offset)}"
+            self.env.layout_source = f"the prose {self.place(fact.offset)}"
             self.env.version += 1
             return
         if fact.kind == "structure":
@@ -673,7 +698,7 @@ class Interpreter:
             if cell.base.text.lower() != left.text.lower():
                 return False
             last = cell.index
-        if isinstance(last, ast.Number) and last.text.isdigit():
+        if isinstance(last, ast.Number) and is_small_integer(last.text):
             size: int | str = int(last.text)
         elif isinstance(last, ast.Name) and len(last.text) == 1:
             size = last.text
@@ -768,7 +793,8 @@ class Interpreter:
             start = left.continued_at
         if end < start:
             start, end = right.start, left.end
-        claim = Claim(start, end, self.document.text[start:end], verdict, message, layout)  # type: ignore[arg-type]
+        latex = source_text(self.document, start, end)
+        claim = Claim(start, end, latex, verdict, message, layout)  # type: ignore[arg-type]
         self.claims.append(claim)
         return claim
 
@@ -817,7 +843,7 @@ class Interpreter:
         env = self.env
         if outcome.layout_used and not env.layout_fixed and env.layout is None and verdict == "verified":
             env.layout, env.layout_where = outcome.layout_used, left.start
-            env.layout_source = f"the claim on line {self.line(left.start)}"
+            env.layout_source = f"the claim {self.place(left.start)}"
             env.version += 1
         message = explanation.message if explanation is not None else outcome.message
         fix = explanation.fix if explanation is not None else None

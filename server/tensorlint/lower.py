@@ -281,6 +281,16 @@ class Lowerer:
         while index < len(items):
             item = items[index]
             rest = items[index + 1 :]
+            implicit = self.bare_gradient(item, rest)
+            if implicit is not None:
+                factors.append(implicit[0])
+                index += 1 + implicit[1]
+                continue
+            jacobian = self.jacobian_call(item, rest[0] if rest else None)
+            if jacobian is not None:
+                factors.append(jacobian)
+                index += 2
+                continue
             operator = self.derivative_operator(item)
             if operator is not None:
                 if not rest:
@@ -318,6 +328,8 @@ class Lowerer:
 
     def function_call(self, item: ast.Node, following: ast.Node | None) -> ir.Expr | None:
         """``F(W)``, ``\\sigma(Wx)``, ``f_i(X)``: a name applied to a parenthesized argument."""
+        if isinstance(item, ast.Transpose) and item.mark == "'" and not item.inverse:
+            return self.primed_call(item, following)
         if isinstance(following, ast.Transpose) and isinstance(following.base, ast.Delimited):
             # F(W)^T: the transpose belongs to the value F(W), not to the argument.
             applied = self.function_call(item, following.base)
@@ -372,6 +384,61 @@ class Lowerer:
         names = (f"{key} as a function of {self.key(argument)}", f"{key} times {self.key(argument)}")
         return ir.Readings((ir.Var(key, **where), product), names, **where)
 
+    def primed_call(self, item: ast.Transpose, following: ast.Node | None) -> ir.Expr | None:
+        """``f'(x)``, ``\\sigma'(z)``: the derivative of a function of a scalar, or the transpose of its value.
+        The note may mean either (DESIGN.md, readings), so both are kept."""
+        applied = self.function_call(item.base, following)
+        if applied is None or not isinstance(following, ast.Delimited) or len(following.items) != 1:
+            return None
+        where: Any = {"start": item.start, "end": following.end}
+        argument = following.items[0]
+        if not isinstance(argument, ast.Name):
+            return ir.Unsupported("the derivative of a function at an expression (f'(Wx)); name the argument", **where)
+        derivative = ir.Deriv(applied, ir.Wrt(self.key(argument)), **where)
+        transposed = ir.Unary("transpose", applied, **where)
+        return ir.Readings((derivative, transposed), ("`'` as the derivative", "`'` as a transpose"), **where)
+
+    def bare_gradient(self, item: ast.Node, rest: tuple[ast.Node, ...]) -> tuple[ir.Expr, int] | None:
+        """``\\nabla f(x)``, ``\\nabla^2 f(x)``, ``J_f(x)``, ``\\operatorname{D}f(x)``: an operator without a
+        subscript, by the one variable the function is applied to. ``J`` and ``D`` give the Jacobian
+        (numerator layout, Magnus–Neudecker), ``\\nabla`` the gradient, ``\\nabla^2`` the Hessian."""
+        order, gradient, layout = 0, False, None
+        if isinstance(item, ast.Nabla):
+            order, gradient = 1, True
+        elif isinstance(item, ast.Sup) and isinstance(item.base, ast.Nabla):
+            exponent = item.exponent
+            order = 2 if isinstance(exponent, ast.Number) and exponent.text == "2" else 0
+        elif isinstance(item, ast.Name) and item.text == "D" and item.font == "rm" and "D" not in self.scope.variables:
+            order, layout = 1, "numerator"
+        if order == 0 or not rest:
+            return None
+        operand = self.function_call(rest[0], rest[1]) if len(rest) >= 2 else None
+        consumed = 2
+        if operand is None:
+            operand, consumed = self.expr(rest[0]), 1
+        if not isinstance(operand, ir.Call) or len(operand.args) != 1 or not isinstance(operand.args[0], ir.Var):
+            return None
+        wrt = ir.Wrt(operand.args[0].key)
+        where: Any = {"start": item.start, "end": operand.end}
+        result: ir.Expr = operand
+        for _ in range(order):
+            result = ir.Deriv(result, wrt, gradient and order == 1, layout, **where)
+        return result, consumed
+
+    def jacobian_call(self, item: ast.Node, following: ast.Node | None) -> ir.Expr | None:
+        """``J_f(x)``: the Jacobian of the function f at x (numerator layout), when J is not a name of the note."""
+        if not (isinstance(item, ast.Sub) and isinstance(item.base, ast.Name) and item.base.text == "J"):
+            return None
+        if "J" in self.scope.variables or "J" in self.scope.functions or not isinstance(item.index, ast.Name):
+            return None
+        if self.key(item.index) not in self.scope.functions:
+            return None
+        applied = self.function_call(item.index, following)
+        if not isinstance(applied, ir.Call) or len(applied.args) != 1 or not isinstance(applied.args[0], ir.Var):
+            return None
+        where: Any = {"start": item.start, "end": applied.end}
+        return ir.Deriv(applied, ir.Wrt(applied.args[0].key), False, "numerator", **where)
+
     # Derivatives ------------------------------------------------------------------------------------------
 
     def derivative_operator(self, node: ast.Node) -> tuple[ir.Wrt, bool] | Operator | ir.Unsupported | None:
@@ -379,6 +446,11 @@ class Lowerer:
         derivatives ``\\frac{\\partial^2}{\\partial x\\,\\partial x^T}``, ``\\nabla^2_x`` give two."""
         if isinstance(node, ast.Frac) and self.is_bare_differential(node.numerator):
             return self.wrt(node.denominator)
+        if isinstance(node, ast.BinOp) and node.op == "div" and self.is_bare_differential(node.left):
+            # d/dx written inline, acting on what follows.
+            return self.wrt(node.right)
+        if isinstance(node, ast.Frac) and (functional := self.functional_derivative(node)) is not None:
+            return self.derivative_operator(functional)
         if isinstance(node, ast.Frac) and self.is_second_differential(node.numerator):
             return self.second_wrt(node.denominator)
         hessian = self.hessian_operator(node)
@@ -517,7 +589,32 @@ class Lowerer:
                 return ast.BinOp(node.op, left, node.right, start=left.start, end=node.end)
         return None
 
+    def functional_derivative(self, node: ast.Frac) -> ast.Frac | None:
+        """``\\frac{\\delta F}{\\delta X}`` (the variational spelling): the same fraction with ``\\partial``, when
+        both the numerator and the denominator start with a plain δ and the note has no δ of its own."""
+        if "delta" in self.scope.variables:
+            return None
+
+        def is_delta(item: ast.Node) -> bool:
+            return isinstance(item, ast.Name) and item.text == "delta" and not item.font
+
+        def replaced(part: ast.Node) -> ast.Node | None:
+            if is_delta(part):
+                return ast.Partial(start=part.start, end=part.end)
+            if isinstance(part, ast.Juxt) and part.items and is_delta(part.items[0]):
+                head = ast.Partial(start=part.items[0].start, end=part.items[0].end)
+                return ast.Juxt((head, *part.items[1:]), start=part.start, end=part.end)
+            return None
+
+        numerator, denominator = replaced(node.numerator), replaced(node.denominator)
+        if numerator is None or denominator is None or not isinstance(denominator, ast.Juxt):
+            return None
+        return ast.Frac(numerator, denominator, start=node.start, end=node.end)
+
     def fraction(self, node: ast.Frac) -> ir.Expr:
+        functional = self.functional_derivative(node)
+        if functional is not None:
+            node = functional
         numerator = node.numerator
         if isinstance(numerator, ast.BinOp):
             stripped = self.strip_differential(numerator)

@@ -6,12 +6,20 @@ check and converts the core's data to protocol types at the edge:
 
 - **Notes.** A text document (Markdown, LaTeX, Quarto, R Markdown) is one note. A notebook synced by the
   client is one note too: its Markdown cells are joined, so a declaration in one cell holds in the next,
-  and each finding is sent back to the cell it falls in. A note is checked as a whole, with one
-  ``interpret.ClaimCache`` that survives edits, so only the claims an edit touched are checked again.
-- **When.** On open and save at once; on change after a debounce (``tensorlint.debounce``, 300 ms). Checks
-  run in worker threads, one at a time per note. Every edit bumps the note's revision; a result is
-  published only if it still belongs to the current revision, so a slow, stale check never overwrites a
-  newer one. An edit also asks a running check to stop at its next claim.
+  and each finding is sent back to the cell it falls in.
+- **Where.** Every check, and the other real work (the math spans hovers need, derivatives for hovers),
+  runs in a checker process (``lsp_worker``, ``Checker`` here), never on the event loop: a check can hold
+  its interpreter lock for seconds in one step without delaying a message. The checker keeps each note's
+  ``interpret.ClaimCache`` and explanations across edits, so only what an edit touched is checked again.
+- **When.** On open and save at once; on change after a debounce (``tensorlint.debounce``, 300 ms), one
+  check at a time per note. Every edit bumps the note's revision and cancels the running check of the
+  note (it stops at its next claim; if it has not stopped ``STOP_SECONDS`` later, its process is ended
+  and started again); a result is published only if it still belongs to the current revision.
+- **Answers at once.** Hovers and code actions are answered from the last results while a newer text is
+  being checked: a position is mapped back through the edit since (``map_offset``). Names and shapes come
+  from the core's ``FileResult.symbols``; a derivative under the cursor is worked out in the checker and
+  shown when it is ready (a hover waits for it ``DERIVE_WAIT_SECONDS`` at most). Code actions are offered
+  only for diagnostics this server published, and a fix is taken from the server's own result.
 - **Diagnostics** are pushed (``textDocument/publishDiagnostics``, with the document version) or, when
   the client can pull them (``textDocument/diagnostic``), pulled; never both, so nothing is shown twice.
   A fix from the core travels in the diagnostic's ``data`` (as ruff does) and becomes a code action.
@@ -19,13 +27,10 @@ check and converts the core's data to protocol types at the edge:
   the client negotiated (UTF-16 unless it offers UTF-8 or UTF-32).
 - **Settings.** The client's ``tensorlint.*`` settings override the project's ``pyproject.toml`` /
   ``tensorlint.toml`` as command-line flags do (``config.Resolver``), read afresh for every check.
-- **Robustness.** A malformed message gets an error reply, a handler bug a log message; a checker failure
-  becomes a TL900 diagnostic and a log message. The server keeps running.
-
-Hover on a name needs what the core does not return yet (where each name was declared, and its shape):
-``_NameIndex`` rebuilds it by replaying the interpreter without checking claims, after the diagnostics are
-published, until the core exposes it. Hover on a derivative asks ``derive.derive_latex`` under the
-declarations in force at that point, and shows only the forms it verified.
+- **Protocol.** A malformed message gets an error reply, a request id that is not a number or a string
+  ``InvalidRequest`` (-32600), a request after ``shutdown`` ``InvalidRequest``; ``exit`` ends with status 0
+  after ``shutdown`` and 1 without. A handler bug is a log message; a checker failure a TL900 diagnostic
+  and a log message. The server keeps running.
 """
 
 from __future__ import annotations
@@ -34,24 +39,25 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import itertools
 import logging
 import os
+import pickle
 import re
 import sys
-import traceback
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcMethodNotFound
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcMethodNotFound
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from tensorlint import __version__, core, report, rules
-from tensorlint.macro_files import with_macros
+from tensorlint import __version__, report, rules
+from tensorlint.lsp_worker import DerivativeInfo
 from tensorlint.model import Claim, Config, Diagnostic, FileResult
 
 logger = logging.getLogger(__name__)
@@ -71,10 +77,17 @@ NOTE_SUFFIXES = (".md", ".markdown", ".qmd", ".rmd", ".tex")
 CELL_SEPARATOR = "\n\n"
 # How long a request (hover, pull diagnostics, inlay hints) waits for the check of the current text.
 REQUEST_WAIT_SECONDS = 30.0
-# How long hover waits for the derivative under the cursor before it shows the rest.
-DERIVE_SECONDS = 3.0
-# The pause after publishing before the name index (for hover and inlay hints) is built, unless asked for.
-NAMES_DELAY_SECONDS = 0.1
+# How long a derivative under the cursor may take to work out (in the background), and how long a hover
+# waits for it before it shows the rest (hover must stay within 50 ms).
+DERIVE_SECONDS = 10.0
+DERIVE_WAIT_SECONDS = 0.03
+DERIVATIVES_KEPT = 256
+# How long a cancelled check may take to stop before its process is ended, and the command of that process
+# (tests replace it with a checker that fails on purpose).
+STOP_SECONDS = 2.0
+WORKER_COMMAND = [sys.executable, "-c", "from tensorlint.lsp_worker import main; raise SystemExit(main())"]
+# What a hover says of a derivative still being worked out.
+PENDING = "working out its closed and index forms: hover again in a moment"
 
 _SEVERITIES = {
     "error": types.DiagnosticSeverity.Error,
@@ -307,42 +320,150 @@ class Segment:
         return self.start + len(self.text)
 
 
-class _CheckCancelled(BaseException):
-    """Raised inside the core (through the cache) when a newer edit makes a running check pointless.
-
-    A ``BaseException``, so that the core's safety net (``except Exception``) lets it through.
-    """
+class WorkerGone(Exception):
+    """The checker process ended (it was stopped, or it crashed) before it answered."""
 
 
-def _claim_cache_class() -> type:
-    from tensorlint.interpret import ClaimCache
+class Checker:
+    """The checker process (``lsp_worker``), seen from the server's event loop: requests go out framed and
+    pickled, answers come back to the futures that wait for them. Started on first use and again after it
+    ends; ended when a cancelled check does not stop within ``STOP_SECONDS`` (it is stuck inside one step,
+    such as a regular expression over a hostile note), and when the server shuts down."""
 
-    class CancellableCache(ClaimCache):
-        """A claim cache that stops the check using it, at its next claim, once ``stale()`` is true.
+    def __init__(self, command: Sequence[str]) -> None:
+        self.command = list(command)
+        self.process: asyncio.subprocess.Process | None = None
+        self.starting: asyncio.Future[asyncio.subprocess.Process] | None = None
+        # Answers awaited by job number; the names that follow a check, by (job, "names").
+        self.waiting: dict[Any, asyncio.Future[Any]] = {}
+        self.jobs = itertools.count(1)
+        self.closed = False
 
-        An interrupted run keeps what both runs learnt, so the next run still reuses every verdict.
-        """
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.stale: Callable[[], bool] = lambda: False
-            self.interrupted = False
+    async def _process(self) -> asyncio.subprocess.Process:
+        if self.process is not None and self.process.returncode is None:
+            return self.process
+        if self.starting is None:
+            self.starting = asyncio.ensure_future(self._start())
+        try:
+            return await asyncio.shield(self.starting)
+        finally:
+            if self.starting is not None and self.starting.done():
+                self.starting = None
 
-        def get(self, key: tuple[str, str, str, str]) -> Any:
-            if self.stale():
-                self.interrupted = True
-                raise _CheckCancelled
-            return super().get(key)
+    async def _start(self) -> asyncio.subprocess.Process:
+        if self.closed:
+            raise WorkerGone("the server is shutting down")
+        process = await asyncio.create_subprocess_exec(
+            *self.command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        )
+        self.process = process
+        _keep(asyncio.ensure_future(self._read(process)))
+        return process
 
-        def next_run(self) -> None:
-            if self.interrupted:
-                self.interrupted = False
-                self.previous.update(self.current)
-                self.current, self.hits = {}, 0
-            else:
-                super().next_run()
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        from tensorlint.lsp_worker import HEADER
 
-    return CancellableCache
+        assert process.stdout is not None
+        try:
+            while True:
+                header = await process.stdout.readexactly(HEADER.size)
+                (length,) = HEADER.unpack(header)
+                body = await process.stdout.readexactly(length)
+                try:
+                    message = pickle.loads(body)
+                except Exception as error:  # A message this server cannot read: its request stays unanswered.
+                    logger.error("unreadable answer from the checker process: %s", error)
+                    continue
+                key = (message[1], "names") if message[0] == "names" else message[1]
+                future = self.waiting.pop(key, None)
+                if future is not None and not future.done():
+                    future.set_result(message)
+                if message[0] == "failed" or (message[0] == "checked" and message[2] is None):
+                    names = self.waiting.pop((message[1], "names"), None)  # None will come.
+                    if names is not None and not names.done():
+                        names.set_result(("names", message[1], None, None))
+        except (asyncio.IncompleteReadError, ConnectionError) as error:
+            logger.info("the checker process ended: %s", error)
+        finally:
+            if self.process is process:
+                self.process = None
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            for future in list(self.waiting.values()):
+                if not future.done():
+                    future.set_exception(WorkerGone("the checker process ended"))
+            self.waiting.clear()
+
+    def submit(self, kind: str, *arguments: Any) -> tuple[int, asyncio.Future[Any]]:
+        """Send a request; its job number and the future of its answer (for a check, ``names(job)`` is the
+        future of the names that follow it)."""
+        from tensorlint.lsp_worker import frame
+
+        job = next(self.jobs)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.waiting[job] = future
+        if kind == "check":
+            names: asyncio.Future[Any] = loop.create_future()
+            names.add_done_callback(lambda done: done.cancelled() or done.exception())  # Often not awaited.
+            self.waiting[(job, "names")] = names
+
+        async def send() -> None:
+            try:
+                process = await self._process()
+                assert process.stdin is not None
+                process.stdin.write(frame((kind, job, *arguments)))
+                await process.stdin.drain()
+            except Exception as error:
+                for key in (job, (job, "names")):
+                    waiting = self.waiting.pop(key, None)
+                    if waiting is not None and not waiting.done():
+                        waiting.set_exception(WorkerGone(str(error)))
+
+        _keep(asyncio.ensure_future(send()))
+        return job, future
+
+    def names(self, job: int) -> asyncio.Future[Any] | None:
+        return self.waiting.get((job, "names"))
+
+    def cancel(self, job: int, future: asyncio.Future[Any]) -> None:
+        """Stop a check at its next claim; end the process if it has not stopped ``STOP_SECONDS`` later."""
+        from tensorlint.lsp_worker import frame
+
+        process = self.process
+        if process is None or process.stdin is None or future.done():
+            return
+        with contextlib.suppress(Exception):
+            process.stdin.write(frame(("cancel", job)))
+
+        def stuck() -> None:
+            if not future.done() and self.process is process:
+                logger.warning("a cancelled check did not stop: the checker process is restarted")
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+
+        asyncio.get_running_loop().call_later(STOP_SECONDS, stuck)
+
+    def close(self) -> None:
+        self.closed = True
+        process = self.process
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+
+
+_TASKS: set[asyncio.Future[Any]] = set()
+
+
+def _keep(task: asyncio.Future[Any]) -> None:
+    """Hold a background task until it is done (the event loop keeps only weak references)."""
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
 
 
 @dataclass
@@ -358,13 +479,12 @@ class Checked:
     config: Config
     names: _NameIndex | None = None
     names_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    names_wanted: asyncio.Event = field(default_factory=asyncio.Event)
+    names_future: asyncio.Future[Any] | None = None  # The checker's answer with the math spans.
 
     def segment(self, uri: str) -> Segment | None:
         return next((segment for segment in self.segments if segment.uri == uri), None)
 
     async def wait_names(self) -> None:
-        self.names_wanted.set()
         if not self.names_ready.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.names_ready.wait(), timeout=REQUEST_WAIT_SECONDS)
@@ -379,8 +499,9 @@ class Note:
     segments: list[Segment]
     notebook: bool = False
     revision: int = 0
-    cache: Any = None
+    running: tuple[int, asyncio.Future[Any]] | None = None  # The check in the checker process, if any.
     checked: Checked | None = None
+    named: Checked | None = None  # The newest result whose name index is built, for hovers.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
@@ -393,6 +514,41 @@ class Note:
         """The result for the current text, or ``None`` while it is being checked."""
         checked = self.checked
         return checked if checked is not None and checked.revision == self.revision else None
+
+    def offset_at(self, uri: str, position: types.Position) -> int | None:
+        """The offset in the note's current text of ``position`` in the document ``uri``."""
+        segment = next((segment for segment in self.segments if segment.uri == uri), None)
+        return None if segment is None else segment.start + segment.lines.offset(position)
+
+
+def map_offset(offset: int, new: str, old: str) -> int | None:
+    """Where ``offset`` of the text ``new`` was in the text ``old`` it was edited from, or ``None`` inside the
+    part that changed. Both texts share a prefix and a suffix around the edited part, found by bisection
+    over slice comparisons (C speed, no Python loop over characters)."""
+    if new is old or new == old:
+        return offset
+    shortest = min(len(new), len(old))
+    low, high = 0, shortest
+    while low < high:  # The longest common prefix.
+        middle = (low + high + 1) // 2
+        if new[:middle] == old[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    prefix = low
+    low, high = 0, shortest - prefix
+    while low < high:  # The longest common suffix that does not overlap the prefix.
+        middle = (low + high + 1) // 2
+        if new[len(new) - middle :] == old[len(old) - middle :]:
+            low = middle
+        else:
+            high = middle - 1
+    suffix = low
+    if offset < prefix:
+        return offset
+    if offset >= len(new) - suffix:
+        return offset - len(new) + len(old)
+    return None
 
 
 def note_path(uri: str, language_id: str | None) -> str:
@@ -478,12 +634,12 @@ def convert_result(result: FileResult, segments: list[Segment]) -> dict[str, lis
 
 
 # --------------------------------------------------------------------------------------------------------
-# Names: where each is declared and its shape
+# Names: where each is given its shape, from the core's ``FileResult.symbols``
 # --------------------------------------------------------------------------------------------------------
-# The core's FileResult has claims and diagnostics but not the environment. Until it exposes the
-# declarations it read (name, shape, where), this index replays the interpreter without checking any claim
-# (cheap: parsing is cached) and records how the environment changes at each math span, directive and
-# prose sentence. Any failure leaves the index empty: hover then shows claims only.
+# The core lists every name the note declares or defines (``model.Symbol``: name, kind, shape, range, and
+# where the trust work adds them, whether the shape was stated or guessed, its line and its scope). Hover
+# also needs the math spans, to find the name or derivative under the cursor: they come from ``extract``,
+# run once per result in a worker, after the diagnostics are published.
 
 
 @dataclass(frozen=True)
@@ -496,6 +652,8 @@ class Binding:
     end: int
     written_out: bool  # the shape is spelled in the source (``\\in \\mathbb{R}^{…}``), not told in words
     dims: tuple[Any, ...] | None = None  # the declared shape, for restating the declaration
+    guessed: bool = False  # the core guessed the shape from how the name is used (not stated by the note)
+    line: int | None = None  # 1-based, when the core gives it
 
 
 @dataclass
@@ -509,8 +667,10 @@ class _NameIndex:
         from tensorlint import syntax
         from tensorlint.parse import parse_span
 
-        span = next((s for s in self.spans if s.start <= offset < s.end), None)
-        if span is None:
+        starts = [span.start for span in self.spans]
+        index = bisect.bisect_right(starts, offset) - 1
+        span = self.spans[index] if index >= 0 else None
+        if span is None or not span.start <= offset < span.end:
             return None
         position = bisect.bisect_right(span.offsets, offset) - 1 if span.offsets is not None else offset - span.start
         around = [
@@ -564,7 +724,7 @@ class _NameIndex:
         """The declarations in force at ``offset``, restated as ``W \\in \\mathbb{R}^{n\\times m}``."""
         latest: dict[str, Binding] = {}
         for binding in self.bindings:
-            if binding.kind == "declared" and binding.start <= offset:
+            if binding.kind == "declared" and binding.start <= offset and not binding.guessed:
                 latest[binding.key] = binding
         restated = []
         for key, binding in latest.items():
@@ -577,56 +737,70 @@ class _NameIndex:
         return [binding for binding in self.bindings if binding.key == key]
 
 
-def build_name_index(path: str, text: str, config: Config, stale: Callable[[], bool] = lambda: False) -> _NameIndex:
-    """Replay the note's reading order without checking claims; stops (``_CheckCancelled``) at the next math
-    span once ``stale()`` is true."""
-    from tensorlint.extract import extract
-    from tensorlint.interpret import Interpreter
-    from tensorlint.model import MathSpan
-    from tensorlint.shapes import show_shape
+def name_index(
+    math: Sequence[Any], directives: Sequence[tuple[int, int]], symbols: Sequence[Any], unify_fonts: bool
+) -> _NameIndex:
+    """The note's math spans and directive ranges (``extract``'s, from the checker process) with a binding
+    for each of the core's symbols."""
+    spans = sorted(math, key=lambda span: span.start)
+    starts = [span.start for span in spans]
 
-    document = extract(path, text)
+    def span_holding(offset: int) -> Any:
+        index = bisect.bisect_right(starts, offset) - 1
+        return spans[index] if index >= 0 and spans[index].start <= offset < spans[index].end else None
+
     bindings: list[Binding] = []
+    for symbol in symbols:
+        start, end = int(symbol.start), int(symbol.end)
+        if any(first <= start <= last for first, last in directives):
+            source = "directive"
+        elif span_holding(start) is not None:
+            source = "math"
+        else:
+            # Told in words: the fact starts at its sentence; the name is the first math span from there.
+            source = "prose"
+            index = bisect.bisect_left(starts, start)
+            if index < len(spans) and spans[index].start <= start + 200:
+                start, end = spans[index].start, spans[index].end
+        kind = "defined" if symbol.kind == "defined" else "declared"
+        function = symbol.kind == "function"
+        shape = "function" if function else (symbol.shape or None)
+        stated = getattr(symbol, "source", None)
+        line = getattr(symbol, "line", None)
+        bindings.append(
+            Binding(
+                key=symbol.name,
+                kind=kind,
+                shape=shape,
+                source=source,
+                start=start,
+                end=end,
+                written_out=source != "prose",
+                dims=None if function or kind == "defined" else _dims_of(symbol.shape),
+                guessed=stated == "guessed",
+                line=line if isinstance(line, int) else None,
+            )
+        )
+    return _NameIndex(spans, bindings, unify_fonts)
 
-    class Recorder(Interpreter):
-        def check(self, *args: Any, **kwargs: Any) -> None:
-            """Claims are not verified here: only declarations and definitions matter."""
 
-        def span(self, span: MathSpan) -> None:
-            if stale():
-                raise _CheckCancelled
-            written = "\\in" in span.text or "∈" in span.text or "\\to" in span.text
-            self._observe(lambda: super(Recorder, self).span(span), "math", span.start, span.end, written)
+def _dims_of(shape: str) -> tuple[Any, ...] | None:
+    """The dimensions a shape text of the core (``shapes.show_shape``) spells: ``n×m matrix`` → (n, m),
+    ``n-vector`` → (n, 1), ``1×n row vector`` → (1, n), ``scalar`` → (); ``None`` for anything else."""
+    if shape == "scalar":
+        return ()
+    if shape.endswith("-vector") and " " not in shape:
+        return (_dim(shape[: -len("-vector")]), 1)
+    size, _, kind = shape.partition(" ")
+    if kind == "row vector" and size.startswith("1×"):
+        return (1, _dim(size[2:]))
+    if kind in ("matrix", "tensor"):
+        return tuple(_dim(part) for part in size.split("×"))
+    return None
 
-        def directive(self, body: str, at: int) -> None:
-            self._observe(lambda: super(Recorder, self).directive(body, at), "directive", at, at, True)
 
-        def prose_fact(self, fact: Any) -> None:
-            offset = int(getattr(fact, "offset", 0))
-            # The fact's offset is where its sentence starts; the name is the first math span from there.
-            start, end = offset, offset
-            for candidate in document.spans:
-                if offset <= candidate.start <= offset + 200:
-                    start, end = candidate.start, candidate.end
-                    break
-            self._observe(lambda: super(Recorder, self).prose_fact(fact), "prose", start, end, False)
-
-        def _observe(self, step: Callable[[], None], source: str, start: int, end: int, written: bool) -> None:
-            declared = dict(self.env.declared)
-            definitions = dict(self.env.definitions)
-            step()
-            for key, declaration in self.env.declared.items():
-                if declared.get(key) is not declaration:
-                    function = declaration.arguments is not None
-                    shape = "function" if function else show_shape(declaration.shape)
-                    dims = None if function else tuple(declaration.shape)
-                    bindings.append(Binding(key, "declared", shape, source, start, end, written, dims))
-            for key, definition in self.env.definitions.items():
-                if definitions.get(key) is not definition:
-                    bindings.append(Binding(key, "defined", None, source, start, end, True))
-
-    Recorder(document, config).run()
-    return _NameIndex(list(document.spans), bindings, config.unify_fonts)
+def _dim(text: str) -> Any:
+    return int(text) if text.isdigit() else text
 
 
 _PARTIAL = re.compile(r"^(?:\\partial|∂)(?![A-Za-z])\s*(.*)$", re.DOTALL)
@@ -657,54 +831,44 @@ def _plain_dim(dim: Any) -> bool:
     return isinstance(dim, int) or (isinstance(dim, str) and dim.isidentifier())
 
 
-@dataclass(frozen=True)
-class DerivativeInfo:
-    """What hover shows for a derivative, from ``derive.derive_latex``."""
-
-    title: str
-    shape: str
-    closed_form: str | None
-    index_form: str | None
-    notes: tuple[str, ...]
-
-
-def derive_for_hover(
-    expression: str, wrt: str, lets: tuple[str, ...], layout: str | None, config: Config
-) -> DerivativeInfo | None:
-    """The shape, closed form and index form of ``∂expression/∂wrt`` under the note's declarations; only
-    forms the core verified are shown. ``None`` when it cannot be derived."""
-    try:
-        from tensorlint.derive_command import derive_latex
-
-        result, _ = derive_latex(expression, wrt, list(lets), layout, config)
-    except Exception:  # Not derivable here (unknown notation, an undeclared name): hover goes without it.
-        return None
-    if not result.shape:
-        return None
-    closed = result.closed_form
-    index = result.index_form
-    closed_form = closed.latex if closed is not None and closed.verified else None
-    index_form = f"{result.index_left} = {index.latex}" if index is not None and index.verified else None
-    shape = f"{result.shape} ({result.kind}, {result.layout} layout)" if result.kind else result.shape
-    return DerivativeInfo(f"∂({expression})/∂{wrt}", shape, closed_form, index_form, tuple(result.notes))
-
-
 # --------------------------------------------------------------------------------------------------------
 # The server
 # --------------------------------------------------------------------------------------------------------
 
 
 class _Protocol(LanguageServerProtocol):
-    """pygls' protocol, except that a request whose parameters cannot be read gets an error reply (pygls
-    would drop it, and the client would wait forever)."""
+    """pygls' protocol, with the replies JSON-RPC and LSP ask for where pygls stays silent:
+
+    - a request whose parameters cannot be read gets an error reply (pygls drops it, and the client would
+      wait forever);
+    - a request whose ``id`` is neither a number nor a string (``"id": {}``) gets ``InvalidRequest``
+      (-32600) with a null id, as JSON-RPC 2.0 says for an id that cannot be read;
+    - a request after ``shutdown`` gets ``InvalidRequest`` (pygls drops it).
+    """
 
     def structure_message(self, data: dict[str, Any]) -> Any:
+        if isinstance(data, dict) and "jsonrpc" in data and "id" in data and "method" in data:
+            request_id = data["id"]
+            if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
+                error = JsonRpcInvalidRequest("the request id must be a number or a string")
+                # Written out: pygls leaves a null id out of a reply, and JSON-RPC wants it there.
+                reply = {"jsonrpc": "2.0", "id": None, "error": {"code": error.code, "message": error.message}}
+                self._send_data(reply)
+                raise error
         try:
             return super().structure_message(data)
         except JsonRpcException as error:
             if isinstance(data, dict) and "id" in data and "method" in data:
                 self._send_response(data["id"], error=error.to_response_error())
             raise
+
+    def handle_message(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        if self._shutdown and method not in (None, types.EXIT) and getattr(message, "id", None) is not None:
+            error = JsonRpcInvalidRequest(f"the server is shutting down: {method} is not accepted after shutdown")
+            self._send_response(message.id, error=error.to_response_error())
+            return
+        super().handle_message(message)
 
 
 class TensorlintServer(LanguageServer):
@@ -728,9 +892,12 @@ class TensorlintServer(LanguageServer):
         self.settings = Settings()
         self.settings_ready = asyncio.Event()
         self.generation = 0
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tensorlint-check")
+        # Every check, name index and derivative runs in the checker process, never on the event loop.
+        self.checker = Checker(WORKER_COMMAND)
+        self.exit_code = 0
         self._reported: set[str] = set()  # Configuration problems already logged.
-        self.derivatives: dict[tuple[Any, ...], DerivativeInfo | None] = {}
+        self.derivatives: OrderedDict[tuple[Any, ...], DerivativeInfo | None] = OrderedDict()  # LRU
+        self.deriving: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self.tasks: set[asyncio.Future[None]] = set()
 
     # Client capabilities -----------------------------------------------------------------------------
@@ -783,8 +950,8 @@ class TensorlintServer(LanguageServer):
         self.settings_ready.set()
         if changed:
             for note in list(self.notes.values()):
+                self.forget(note)  # Verdicts depend on trials and tolerance: start afresh.
                 self.touch(note, delay=0.0)
-                note.cache = None  # Verdicts depend on trials and tolerance: start afresh.
             if self._capability("workspace.inlay_hint.refresh_support"):
                 _quietly(self.workspace_inlay_hint_refresh(None))
 
@@ -881,7 +1048,9 @@ class TensorlintServer(LanguageServer):
 
     def _close(self, note: Note, clear: bool) -> None:
         note.closed = True
-        note.revision += 1  # A running check sees that its revision is stale and stops.
+        note.revision += 1
+        self._stop(note)
+        self.forget(note)
         self.notes.pop(note.key, None)
         for segment in note.segments:
             if self.owners.get(segment.uri) == note.key:
@@ -901,13 +1070,26 @@ class TensorlintServer(LanguageServer):
 
     def touch(self, note: Note, delay: float, edited: bool = True) -> None:
         """Schedule a check of the note's current text after ``delay`` seconds; an edit makes any result
-        for the previous text stale and asks a running check to stop."""
+        for the previous text stale and stops a running check of the note."""
         if edited or note.current() is None:
-            note.revision += 1  # A running check sees that its revision is stale and stops.
+            note.revision += 1
             note.ready.clear()
+            self._stop(note)
         task = asyncio.ensure_future(self._check_later(note, note.revision, delay))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _stop(self, note: Note) -> None:
+        """A newer text supersedes the check that is running: it stops at its next claim (or its process
+        is ended, if it does not)."""
+        if note.running is not None:
+            self.checker.cancel(*note.running)
+
+    def forget(self, note: Note) -> None:
+        """Drop the verdicts the checker keeps for the note."""
+        if not self.checker.closed:
+            _, future = self.checker.submit("forget", note.key)
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def _check_later(self, note: Note, revision: int, delay: float) -> None:
         if delay > 0:
@@ -919,33 +1101,50 @@ class TensorlintServer(LanguageServer):
                 await asyncio.wait_for(self.settings_ready.wait(), timeout=2.0)
             except asyncio.TimeoutError:
                 self.settings_ready.set()
-        try:
-            async with note.lock:
-                if note.revision != revision or note.closed or note.current() is not None:
-                    return
-                checked = await self._check(note, revision)
-            if checked is not None:
-                await self._index_names(note, checked)
-        except RuntimeError as error:  # The executor is gone: the server is shutting down.
-            logger.info("check not run: %s", error)
+        async with note.lock:
+            if note.revision != revision or note.closed or note.current() is not None:
+                return
+            checked = await self._check(note, revision)
+        if checked is not None:
+            await self._index_names(note, checked)
 
     async def _check(self, note: Note, revision: int) -> Checked | None:
-        """Check the note's text of ``revision`` and publish the result, unless it is stale by then."""
-        if note.cache is None:
-            note.cache = _claim_cache_class()()
+        """Check the note's text of ``revision`` in the checker process and publish the result, unless it is
+        stale by then. A check lost with its process (ended because another check was stuck) is tried
+        again."""
         segments = list(note.segments)
-        text, path, cache = note.text, note.path, note.cache
-        cache.stale = lambda: note.revision != revision
+        text, path = note.text, note.path
         effective = self.effective(note)
-        loop = asyncio.get_running_loop()
+        result: FileResult | None = None
+        failure: str | None = None
+        names: asyncio.Future[Any] | None = None
         if effective.excluded_by is not None:
             # The project excludes this file (``exclude`` in its configuration): nothing is reported.
-            outcome: tuple[FileResult, str | None] | None = (FileResult(path, text), None)
-        else:
-            outcome = await loop.run_in_executor(self.executor, _run_check, path, text, effective.config, cache)
-        if outcome is None or note.revision != revision or note.closed:
+            result = FileResult(path, text)
+        for _ in range(3):
+            if result is not None or note.revision != revision or note.closed or self.checker.closed:
+                break
+            job, future = self.checker.submit("check", note.key, path, text, effective.config)
+            names = self.checker.names(job)
+            note.running = (job, future)
+            try:
+                answer = await future
+            except WorkerGone as error:
+                logger.info("check of %s lost: %s", path, error)
+                continue
+            finally:
+                if note.running is not None and note.running[0] == job:
+                    note.running = None
+            if answer[0] == "checked":
+                result, failure = answer[2], answer[3]
+                if result is None:
+                    return None  # Cancelled: the newer text has its own check.
+            else:
+                failure = str(answer[2])
+                diagnostic = Diagnostic("TL900", "internal checker error: the checker process failed", 0, 0, "warning")
+                result = FileResult(path, text, diagnostics=[diagnostic])
+        if result is None or note.revision != revision or note.closed:
             return None  # Stopped, or the text changed meanwhile: the newer check publishes.
-        result, failure = outcome
         if failure is not None:
             self.log(f"tensorlint: the checker failed on {path}:\n{failure}", types.MessageType.Error)
         for diagnostic in result.diagnostics:
@@ -955,6 +1154,7 @@ class TensorlintServer(LanguageServer):
         self.generation += 1
         diagnostics = convert_result(result, segments)
         checked = Checked(revision, text, result, segments, diagnostics, str(self.generation), effective.config)
+        checked.names_future = names
         note.checked = checked
         note.ready.set()
         if not self.pull_diagnostics:
@@ -970,25 +1170,22 @@ class TensorlintServer(LanguageServer):
         return checked
 
     async def _index_names(self, note: Note, checked: Checked) -> None:
-        """The name index for hover and inlay hints, built after publishing, off the critical path; a newer
-        edit stops it, so that it never slows the next check."""
-        revision = checked.revision
-        loop = asyncio.get_running_loop()
+        """The name index for hover and inlay hints, from the math spans the checker sends right after the
+        diagnostics; hovers use the newest result that has one (``Note.named``)."""
         try:
-            # While the author is typing the next edit usually follows at once: wait a moment, unless a
-            # hover or inlay hint request asks for the index now.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(checked.names_wanted.wait(), timeout=NAMES_DELAY_SECONDS)
-            if note.revision != revision:
+            future = checked.names_future
+            if future is None:
+                _, future = self.checker.submit("names", note.path, checked.text)
+            try:
+                answer = await future
+            except WorkerGone:
                 return
-            checked.names = await loop.run_in_executor(
-                self.executor,
-                _run_name_index,
-                note.path,
-                checked.text,
-                checked.config,
-                lambda: note.revision != revision,
-            )
+            if answer[0] != "names" or answer[2] is None:
+                return
+            names = name_index(answer[2], answer[3], checked.result.symbols, checked.config.unify_fonts)
+            checked.names = names
+            if note.named is None or note.named.revision <= checked.revision:
+                note.named = checked
         finally:
             checked.names_ready.set()
 
@@ -1006,66 +1203,77 @@ class TensorlintServer(LanguageServer):
             note = self.note_of(uri)
         return None
 
-    async def derivative_at(self, note: Note, checked: Checked, offset: int) -> DerivativeInfo | None:
+    async def last_checked(self, uri: str) -> tuple[Note, Checked] | None:
+        """The note holding ``uri`` and its newest result with a name index, at once, even while a newer
+        text is being checked: a hover or a code action is answered from the last results. Only before the
+        first result of a note is there anything to wait for."""
+        note = self.note_of(uri)
+        if note is None or note.closed:
+            return None
+        if note.named is not None:
+            return note, note.named
+        if note.checked is None:
+            found = await self.wait_checked(uri)
+            if found is None:
+                return None
+            note = found[0]
+        checked = note.checked
+        if checked is None:
+            return None
+        await checked.wait_names()
+        return note, note.named or checked
+
+    async def derivative_at(self, names: _NameIndex, checked: Checked, offset: int) -> DerivativeInfo | str | None:
         """The derivative around ``offset``, derived under the declarations in force there, in the layout
-        of the claim it is part of; remembered, and given up after a few seconds."""
-        names = checked.names
-        found = names.derivative_at(offset) if names is not None else None
-        if names is None or found is None:
+        of the claim it is part of. A hover waits for it only briefly (``DERIVE_WAIT_SECONDS``): one that is
+        not ready goes on in the background and is remembered for the next hover (``PENDING``)."""
+        found = names.derivative_at(offset)
+        if found is None:
             return None
         claim = claim_at(checked, offset)
         layout = claim.layout if claim is not None else None
         lets = tuple(names.declarations_before(offset))
         config = checked.config
         key = (*found, lets, layout, config)
-        if key not in self.derivatives:
-            if len(self.derivatives) > 256:
-                self.derivatives.clear()
-            loop = asyncio.get_running_loop()
-            try:
-                self.derivatives[key] = await asyncio.wait_for(
-                    loop.run_in_executor(self.executor, derive_for_hover, *found, lets, layout, config),
-                    timeout=DERIVE_SECONDS,
-                )
-            except asyncio.TimeoutError:
-                return None
-        return self.derivatives[key]
+        if key in self.derivatives:
+            self.derivatives.move_to_end(key)
+            return self.derivatives[key]
+        future = self.deriving.get(key)
+        if future is None:
+            _, answer = self.checker.submit("derive", *found, lets, layout, config)
+            future = asyncio.ensure_future(asyncio.wait_for(answer, timeout=DERIVE_SECONDS))
+            self.deriving[key] = future
+
+            def remember(done: asyncio.Future[Any]) -> None:
+                self.deriving.pop(key, None)
+                if not done.cancelled() and done.exception() is None:
+                    self.derivatives[key] = _derived(done.result())
+                    while len(self.derivatives) > DERIVATIVES_KEPT:
+                        self.derivatives.popitem(last=False)
+
+            future.add_done_callback(remember)
+        try:
+            return _derived(await asyncio.wait_for(asyncio.shield(future), timeout=DERIVE_WAIT_SECONDS))
+        except asyncio.TimeoutError:
+            return PENDING if not future.done() else None
+        except Exception:
+            return None
 
     def shutdown_checks(self) -> None:
         for note in self.notes.values():
             note.closed = True
             note.revision += 1
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.checker.close()
+
+
+def _derived(answer: Any) -> DerivativeInfo | None:
+    return answer[2] if isinstance(answer, tuple) and answer[0] == "derived" else None
 
 
 def _quietly(request: Any) -> None:
     """A request to the client whose answer does not matter: an error reply is dropped, not logged later."""
     with contextlib.suppress(Exception):
         request.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-
-def _run_check(path: str, text: str, config: Config, cache: Any) -> tuple[FileResult, str | None] | None:
-    """One check in a worker thread: ``None`` when cancelled; a failure becomes a TL900 diagnostic."""
-    try:
-        cache.next_run()
-        config = with_macros(path, text, config)
-        return core.check_text(path, text, config, cache), None
-    except _CheckCancelled:
-        return None
-    except Exception as error:  # The core should never raise; if it does, the note still gets a result.
-        detail = traceback.format_exception_only(type(error), error)[-1].strip()
-        diagnostic = Diagnostic("TL900", f"internal checker error: {detail}", 0, 0, "warning")
-        return FileResult(path, text, diagnostics=[diagnostic]), traceback.format_exc()
-
-
-def _run_name_index(path: str, text: str, config: Config, stale: Callable[[], bool]) -> _NameIndex | None:
-    try:
-        return build_name_index(path, text, config, stale)
-    except _CheckCancelled:
-        return None
-    except Exception:
-        logger.warning("no name index for %s:\n%s", path, traceback.format_exc())
-        return None
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1083,7 +1291,7 @@ def claim_at(checked: Checked, offset: int) -> Claim | None:
 
 
 def hover_text(
-    checked: Checked, segment: Segment, offset: int, markdown: bool, derivative: DerivativeInfo | None = None
+    checked: Checked, segment: Segment, offset: int, markdown: bool, derivative: DerivativeInfo | str | None = None
 ) -> str | None:
     """What hovering at ``offset`` shows: the name under it (shape, where declared), the derivative around
     it (shape, closed form, index form) and the claim (verdict, what is wrong)."""
@@ -1119,20 +1327,25 @@ def hover_text(
         lines = []
         if declared:
             last = declared[-1]
-            lines.append(f"{code(display)}: {last.shape}, declared on {where(last)}")
+            if last.guessed:
+                lines.append(f"{code(display)}: {last.shape}, guessed from usage (the note does not state it)")
+            else:
+                lines.append(f"{code(display)}: {last.shape}, stated on {where(last)}")
         if in_force is not None and in_force.kind == "defined":
             lines.append(f"defined on {where(in_force)}")
         if not lines:
-            later = [binding for binding in bindings if binding.start > offset]
+            later = [binding for binding in bindings if binding.start > offset and not binding.guessed]
             if later:
-                lines.append(f"{code(display)}: declared later, on {where(later[0])}")
+                lines.append(f"{code(display)}: stated later, on {where(later[0])}")
             else:
-                lines.append(f"{code(display)}: no declared shape; its shape is inferred from how it is used")
-        if len([binding for binding in bindings if binding.kind == "declared"]) > 1:
-            lines.append("(declared more than once in this note: the declaration before this point holds)")
+                lines.append(f"{code(display)}: shape not stated in the note; guessed from usage")
+        if len([binding for binding in bindings if binding.kind == "declared" and not binding.guessed]) > 1:
+            lines.append("(stated more than once in this note: the statement before this point holds)")
         sections.append("\n\n".join(lines))
 
-    if derivative is not None:
+    if isinstance(derivative, str):
+        sections.append(derivative)
+    elif derivative is not None:
         title = f"**{derivative.title}**" if markdown else derivative.title
         lines = [f"{title}: {derivative.shape}"]
         if derivative.closed_form is not None:
@@ -1208,17 +1421,38 @@ def insertion_line(segment: Segment, line: int, spans: Sequence[Any] | None, tex
     return line
 
 
+def _diagnostic_key(diagnostic: types.Diagnostic) -> tuple[Any, ...]:
+    start, end = diagnostic.range.start, diagnostic.range.end
+    return (diagnostic.code, diagnostic.message, start.line, start.character, end.line, end.character)
+
+
+def _edits_from_json(fix: Any) -> list[types.TextEdit]:
+    """The edits of a fix as this server put it in a diagnostic's ``data``; none if any is unreadable."""
+    edits: list[types.TextEdit] = []
+    for item in fix.get("edits") or [] if isinstance(fix, dict) else []:
+        edit_range = _range_from_json(item.get("range")) if isinstance(item, dict) else None
+        if edit_range is None or not isinstance(item.get("newText"), str):
+            return []
+        edits.append(types.TextEdit(edit_range, item["newText"]))
+    return edits
+
+
 def code_actions(
-    ls: TensorlintServer, params: types.CodeActionParams, note: Note, segment: Segment
+    ls: TensorlintServer, params: types.CodeActionParams, note: Note, segment: Segment, checked: Checked
 ) -> list[types.CodeAction]:
-    """For each of tensorlint's diagnostics in the request: the core's fix (carried in ``data``, offered only
-    for the version it was computed for), a declaration directive for each name a TL205 hint says has no
-    shape, and a ``disable-next-line`` directive."""
+    """For each diagnostic in the request that this server published (in its last result for the note): the
+    core's fix (offered only while the text is the one it was computed for), a declaration directive for
+    each name a TL205 hint says has no shape, and a ``disable-next-line`` directive. A diagnostic the server
+    did not produce, even one that says it comes from tensorlint, gets nothing; the fix always comes from
+    the server's own result, never from the ``data`` a client sends back."""
     uri = params.text_document.uri
     actions: list[types.CodeAction] = []
     tex = is_tex(note.path)
-    checked = note.current()
-    spans = checked.names.spans if checked is not None and checked.names is not None else None
+    ours = {_diagnostic_key(diagnostic): diagnostic for diagnostic in checked.diagnostics.get(uri, [])}
+    named = checked if checked.names is not None else note.named
+    spans = named.names.spans if named is not None and named.names is not None else None
+    checked_segment = checked.segment(uri)
+    fresh = checked_segment is not None and checked_segment.text == segment.text
 
     def edit(edits: list[types.TextEdit]) -> types.WorkspaceEdit:
         if ls._capability("workspace.workspace_edit.document_changes"):
@@ -1235,34 +1469,25 @@ def code_actions(
 
     seen: set[str] = set()
     for diagnostic in params.context.diagnostics:
-        if diagnostic.source != SOURCE or not isinstance(diagnostic.code, str):
+        own = ours.get(_diagnostic_key(diagnostic)) if diagnostic.source == SOURCE else None
+        if own is None or not isinstance(own.code, str):
             continue
-        data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+        data = own.data if isinstance(own.data, dict) else {}
         fix = data.get("fix")
-        current = data.get("version") in (None, segment.version)
-        if isinstance(fix, dict) and current:
-            edits: list[types.TextEdit] = []
-            for item in fix.get("edits") or []:
-                edit_range = _range_from_json(item.get("range")) if isinstance(item, dict) else None
-                if edit_range is None or not isinstance(item.get("newText"), str):
-                    edits = []
-                    break
-                edits.append(types.TextEdit(edit_range, item["newText"]))
-            if edits:
-                title = str(fix.get("title") or "")
-                if not title:
-                    title = (
-                        "Switch layout (transpose)" if diagnostic.code == "TL203" else "Replace with the correct result"
-                    )
-                actions.append(
-                    types.CodeAction(
-                        title=title,
-                        kind=types.CodeActionKind.QuickFix,
-                        diagnostics=[diagnostic],
-                        is_preferred=True,
-                        edit=edit(edits),
-                    )
+        edits = _edits_from_json(fix) if fresh else []
+        if edits and isinstance(fix, dict):
+            title = str(fix.get("title") or "")
+            if not title:
+                title = "Switch layout (transpose)" if own.code == "TL203" else "Replace with the correct result"
+            actions.append(
+                types.CodeAction(
+                    title=title,
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[diagnostic],
+                    is_preferred=True,
+                    edit=edit(edits),
                 )
+            )
         if diagnostic.code == "TL205":
             for name in unknown_names(diagnostic.message):
                 if f"declare:{name}" in seen:
@@ -1402,17 +1627,23 @@ def create_server() -> TensorlintServer:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: TensorlintServer, params: types.HoverParams) -> types.Hover | None:
-        """On a name, its shape and declaration; on a claim, its verdict and what is wrong with it."""
-        found = await ls.wait_checked(params.text_document.uri)
+        """On a name, its shape and where the note states it; on a claim, its verdict and what is wrong with
+        it. Answered at once from the last results, even while the note is being checked again: a position
+        is mapped back through the edit since, and a hover inside the edited part gets nothing."""
+        uri = params.text_document.uri
+        found = await ls.last_checked(uri)
         if found is None:
             return None
         note, checked = found
-        segment = checked.segment(params.text_document.uri)
-        if segment is None:
+        segment = checked.segment(uri)
+        now = note.offset_at(uri, params.position)
+        if segment is None or now is None:
             return None
-        await checked.wait_names()
-        offset = segment.start + segment.lines.offset(params.position)
-        derivative = await ls.derivative_at(note, checked, offset)
+        offset = map_offset(now, note.text, checked.text)
+        if offset is None or not segment.start <= offset <= segment.end:
+            return None
+        names = checked.names
+        derivative = await ls.derivative_at(names, checked, offset) if names is not None else None
         markdown = ls.markdown_hover
         value = hover_text(checked, segment, offset, markdown, derivative)
         if value is None:
@@ -1425,17 +1656,20 @@ def create_server() -> TensorlintServer:
         types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
     )
     async def code_action(ls: TensorlintServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-        """Quick fixes for the diagnostics the client shows: the core's fix, a declaration, a suppression."""
+        """Quick fixes for the diagnostics this server published and the client shows: the core's fix, a
+        declaration, a suppression. Answered at once from the last results."""
         note = ls.note_of(params.text_document.uri)
-        if note is None or not any(d.source == SOURCE for d in params.context.diagnostics):
+        if note is None or note.checked is None:
             return None
         segment = next((s for s in note.segments if s.uri == params.text_document.uri), None)
         if segment is None:
             return None
-        checked = note.current()
-        if checked is not None:
-            await checked.wait_names()  # Where the math spans are, so that a directive never lands inside one.
-        return code_actions(ls, params, note, segment) or None
+        checked = note.checked
+        if note.named is None:
+            # Where the math spans are, so that a directive never lands inside one: only the first result
+            # of a note has none yet, and its index is a moment away.
+            await checked.wait_names()
+        return code_actions(ls, params, note, segment, checked) or None
 
     @server.feature(types.TEXT_DOCUMENT_INLAY_HINT, types.InlayHintOptions(resolve_provider=False))
     async def inlay_hint(ls: TensorlintServer, params: types.InlayHintParams) -> list[types.InlayHint] | None:
@@ -1455,6 +1689,12 @@ def create_server() -> TensorlintServer:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: TensorlintServer, params: None) -> None:
+        ls.shutdown_checks()
+
+    @server.feature(types.EXIT)
+    def exit_(ls: TensorlintServer, params: None) -> None:
+        """``exit``: status 0 after ``shutdown``, 1 without it (as LSP says); pygls ends the loop."""
+        ls.exit_code = 0 if ls.protocol._shutdown else 1
         ls.shutdown_checks()
 
     return server
@@ -1489,7 +1729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.start_tcp(args.host, args.port)
     else:
         server.start_io()
-    return 0
+    return server.exit_code
 
 
 if __name__ == "__main__":

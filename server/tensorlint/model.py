@@ -74,9 +74,17 @@ class Document:
 
 @dataclass(frozen=True)
 class Edit:
+    """Replace ``[start, end)`` of the document text with ``new_text``, written as the file stores it.
+
+    ``decoded`` is the replacement as the reader of the note sees it, when the file stores it encoded (in
+    a notebook, ``new_text`` is escaped for the cell's JSON string); ``None`` when it is ``new_text``. A
+    writer uses it to check that the file reads back as intended.
+    """
+
     start: int
     end: int
     new_text: str
+    decoded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ class Claim:
     verdict: Verdict
     message: str = ""
     layout: str | None = None
+    # A suppression directive silenced the finding on this claim: the summary leaves it out of the counts.
+    suppressed: bool = False
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ MAX_SPAN_CHARACTERS = 200_000
 MAX_TOKENS_PER_STATEMENT = 20_000
 # Deeper trees are not built into claims: later stages walk them recursively.
 MAX_NESTING = 400
+# A number with more digits than this is not a size, an index or a value anything can be checked with
+# (a double ends near 1.8e308), and Python refuses to convert more than 4,300 digits to an int.
+MAX_NUMBER_DIGITS = 300
 
 
 @dataclass
@@ -645,6 +648,11 @@ def _parse_one(tokens: list[Token], result: ParseResult, remark: bool = False) -
     start = tokens[0].start_pos or 0
     end = tokens[-1].end_pos or start
     for token in tokens:
+        if token.type == "NUMBER" and len(str(token.value)) > MAX_NUMBER_DIGITS:
+            digits = sum(character.isdigit() for character in str(token.value))
+            message = f"a number of {digits:,} digits is too long to check"
+            result.problems.append((token.start_pos or 0, token.end_pos or 0, "TL002", message))
+            return
         if token.type == "UNKNOWN":
             value = str(token.value)
             if value.startswith("\\"):

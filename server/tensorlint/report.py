@@ -119,6 +119,7 @@ def _claim_json(index: LineIndex, claim: Claim) -> dict[str, Any]:
         "verdict": claim.verdict,
         "layout": claim.layout,
         "message": claim.message,
+        "suppressed": claim.suppressed,
     }
 
 
@@ -142,10 +143,14 @@ def _diagnostic_json(index: LineIndex, diagnostic: Diagnostic) -> dict[str, Any]
 
 
 def summary_counts(results: list[FileResult]) -> dict[str, int]:
-    """Files, claims and one count per verdict, in the order of the JSON contract."""
-    counts = {"files": len(results), "claims": 0, **dict.fromkeys(VERDICTS, 0)}
+    """Files, claims and one count per verdict, in the order of the JSON contract, then the claims whose
+    finding a directive suppressed (counted there only, not as claims or under their verdict)."""
+    counts = {"files": len(results), "claims": 0, **dict.fromkeys(VERDICTS, 0), "suppressed": 0}
     for result in results:
         for claim in result.claims:
+            if claim.suppressed:
+                counts["suppressed"] += 1
+                continue
             counts["claims"] += 1
             if claim.verdict in counts:
                 counts[claim.verdict] += 1
@@ -231,7 +236,8 @@ def summary_line(results: list[FileResult]) -> str:
         for verdict in VERDICTS
     )
     files, claims = counts["files"], counts["claims"]
-    return f"{files} {_plural(files, 'file')}, {claims} {_plural(claims, 'claim')}: {verdicts}"
+    suppressed = f" ({counts['suppressed']} suppressed)" if counts["suppressed"] else ""
+    return f"{files} {_plural(files, 'file')}, {claims} {_plural(claims, 'claim')}: {verdicts}{suppressed}"
 
 
 def _plural(count: int, word: str) -> str:

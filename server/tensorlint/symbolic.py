@@ -243,14 +243,16 @@ def short(sp: Any, value: Any) -> str:
 
 
 def simplest(expr: ir.Expr, facts: Facts) -> str | None:
-    """A simplified closed form of a scalar expression, printed as SymPy's LaTeX; None when it is not shorter
-    or cannot be built."""
+    """The shortest of SymPy's simplified and factored forms of a scalar expression, as SymPy's LaTeX (the
+    caller keeps it only when it is shorter than its own and checks out); None when it cannot be built."""
     try:
         converter = Converter(facts)
+        sp = converter.sp
         value = converter.convert(expr)
-        simplified = converter.sp.simplify(value)
-        if converter.sp.count_ops(simplified) >= converter.sp.count_ops(value):
+        if sp.count_ops(value) > MAX_OPS * 4:
             return None
-        return str(converter.sp.latex(simplified))
+        simplified = sp.simplify(value)
+        candidates = [str(sp.latex(form)) for form in (simplified, sp.factor(simplified), sp.factor(value))]
+        return min(candidates, key=len)
     except Exception:
         return None

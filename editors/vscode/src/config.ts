@@ -1,6 +1,7 @@
 // How to start the server, decided from the settings and what the machine has. Pure: no `vscode` import, so
 // the launch logic is unit-tested with plain Node (test/config.test.ts).
 
+import { spawnSync } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
 
@@ -22,6 +23,8 @@ export interface Machine {
   exists(file: string): boolean;
   /** The full path of an executable found on the PATH. */
   which(name: string): string | undefined;
+  /** Whether a Python interpreter can run `-m tensorlint serve` (tensorlint and its server installed). */
+  hasTensorlint(interpreter: string): boolean;
 }
 
 export interface ServerCommand {
@@ -36,7 +39,8 @@ const MODULE = ["-m", "tensorlint", "serve"];
 
 /** The command that starts `tensorlint serve`, in order of preference:
  * 1. `tensorlint.server.path`; 2. `tensorlint.server.interpreter`; 3. a `.venv` in a workspace folder;
- * 4. the Python extension's interpreter; 5. `tensorlint` on the PATH; 6. `python3 -m tensorlint serve`. */
+ * 4. the Python extension's interpreter, if tensorlint is installed in it; 5. `tensorlint` on the PATH;
+ * 6. the Python extension's interpreter all the same; 7. `python3 -m tensorlint serve`. */
 export function resolveServerCommand(settings: LaunchSettings, machine: Machine): ServerCommand {
   const expand = (value: string) => expandVariables(value, machine);
 
@@ -60,17 +64,26 @@ export function resolveServerCommand(settings: LaunchSettings, machine: Machine)
     }
   }
 
-  if (machine.pythonExtensionInterpreter) {
-    return {
-      command: machine.pythonExtensionInterpreter,
-      args: [...MODULE],
-      origin: "the Python extension's interpreter",
-    };
+  // The interpreter selected in the Python extension is often the project's, without tensorlint: then the
+  // `tensorlint` on the PATH (pipx, a user install) is used instead.
+  const selected = machine.pythonExtensionInterpreter;
+  if (selected && machine.hasTensorlint(selected)) {
+    return { command: selected, args: [...MODULE], origin: "the Python extension's interpreter" };
   }
 
   const onPath = machine.which(machine.platform === "win32" ? "tensorlint.exe" : "tensorlint");
   if (onPath) {
-    return { command: onPath, args: [...SERVE], origin: "the PATH" };
+    const origin = selected ? "the PATH (the Python extension's interpreter has no tensorlint)" : "the PATH";
+    return { command: onPath, args: [...SERVE], origin };
+  }
+
+  if (selected) {
+    // Nothing better: start it there, so that the failure names the interpreter to install tensorlint into.
+    return {
+      command: selected,
+      args: [...MODULE],
+      origin: "the Python extension's interpreter, which has no tensorlint",
+    };
   }
 
   return {
@@ -109,7 +122,7 @@ export function startFailureMessage(server: ServerCommand, reason: string): stri
   return (
     `tensorlint: the language server could not be started with \`${describeCommand(server)}\` ` +
     `(from ${server.origin}): ${reason.trim() || "unknown error"}. ` +
-    "Install it with `pip install 'tensorlint[lsp]'`, or set tensorlint.server.path or " +
+    "Install it with `pip install tensorlint`, or set tensorlint.server.path or " +
     "tensorlint.server.interpreter to a Python environment that has it."
   );
 }
@@ -131,6 +144,19 @@ export function searchPath(
   return undefined;
 }
 
+/** Whether `interpreter` has tensorlint and its language server installed: asks it, within 10 s. */
+export function probeInterpreter(interpreter: string): boolean {
+  const check =
+    "import importlib.util as u, sys; " +
+    "sys.exit(0 if all(u.find_spec(m) for m in ('tensorlint.lsp', 'pygls', 'lsprotocol')) else 1)";
+  try {
+    const probe = spawnSync(interpreter, ["-c", check], { timeout: 10_000, stdio: "ignore", windowsHide: true });
+    return probe.status === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** The real machine, for the extension. */
 export function currentMachine(
   workspaceFolders: readonly string[],
@@ -144,5 +170,6 @@ export function currentMachine(
     pythonExtensionInterpreter,
     exists,
     which: (name) => searchPath(name, process.env.PATH, process.platform, exists),
+    hasTensorlint: probeInterpreter,
   };
 }

@@ -7,6 +7,7 @@ import {
   describeCommand,
   expandVariables,
   type Machine,
+  probeInterpreter,
   resolveServerCommand,
   searchPath,
   startFailureMessage,
@@ -20,6 +21,7 @@ function machine(overrides: Partial<Machine> & { files?: string[] } = {}): Machi
     workspaceFolders: ["/work/notes"],
     exists: (file) => files.has(file),
     which: () => undefined,
+    hasTensorlint: () => true,
     ...overrides,
   };
 }
@@ -83,6 +85,50 @@ describe("resolveServerCommand", () => {
     assert.deepEqual([fromPath.command, ...fromPath.args], ["/usr/local/bin/tensorlint", "serve"]);
   });
 
+  it("falls back to tensorlint on the PATH when the selected interpreter lacks it", () => {
+    const asked: string[] = [];
+    const server = resolveServerCommand(
+      {},
+      machine({
+        pythonExtensionInterpreter: "/project/.env/bin/python",
+        hasTensorlint: (interpreter) => {
+          asked.push(interpreter);
+          return false;
+        },
+        which: (name) => (name === "tensorlint" ? "/home/ada/.local/bin/tensorlint" : undefined),
+      }),
+    );
+    assert.deepEqual(asked, ["/project/.env/bin/python"]);
+    assert.deepEqual([server.command, ...server.args], ["/home/ada/.local/bin/tensorlint", "serve"]);
+    assert.match(server.origin, /PATH.*has no tensorlint/);
+  });
+
+  it("keeps the selected interpreter when it lacks tensorlint and the PATH has none either", () => {
+    const server = resolveServerCommand(
+      {},
+      machine({ pythonExtensionInterpreter: "/py/bin/python", hasTensorlint: () => false }),
+    );
+    assert.deepEqual([server.command, ...server.args], ["/py/bin/python", "-m", "tensorlint", "serve"]);
+    assert.match(server.origin, /has no tensorlint/);
+  });
+
+  it("does not ask an interpreter the settings name explicitly", () => {
+    const server = resolveServerCommand(
+      { interpreter: "/opt/py/bin/python" },
+      machine({
+        hasTensorlint: () => {
+          throw new Error("not asked");
+        },
+      }),
+    );
+    assert.equal(server.command, "/opt/py/bin/python");
+  });
+
+  it("asks a real interpreter whether it has tensorlint", () => {
+    assert.equal(probeInterpreter("/no/such/python"), false);
+    assert.equal(probeInterpreter(process.execPath), false); // Node is no Python.
+  });
+
   it("falls back to python3 -m tensorlint serve (python on Windows)", () => {
     assert.deepEqual(resolveServerCommand({}, machine()).command, "python3");
     assert.deepEqual(resolveServerCommand({}, machine({ platform: "win32" })).command, "python");
@@ -109,6 +155,6 @@ describe("helpers", () => {
     const message = startFailureMessage(server, "spawn /my env/python ENOENT");
     assert.match(message, /could not be started with `"\/my env\/python" -m tensorlint serve` \(from the PATH\)/);
     assert.match(message, /ENOENT/);
-    assert.match(message, /pip install 'tensorlint\[lsp\]'/);
+    assert.match(message, /pip install tensorlint`/);
   });
 });

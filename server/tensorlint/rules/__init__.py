@@ -34,6 +34,7 @@ _REGISTRY: dict[str, str] = {
     "TL002": "tl002_unsupported_notation",
     "TL003": "tl003_unreadable_file",
     "TL004": "tl004_unused_suppression",
+    "TL005": "tl005_unknown_directive",
     "TL101": "tl101_shape_mismatch",
     "TL102": "tl102_conflicting_declaration",
     "TL201": "tl201_false_claim",
