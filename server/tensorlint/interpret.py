@@ -447,6 +447,8 @@ class Interpreter:
             else:
                 self.add_structures(key, values)
             return
+        if fact.scope == "sentence" and fact.kind in ("size", "shape", "orientation"):
+            return  # "若$x$为$n$维向量": a hypothesis, not a declaration for the note
         if fact.kind == "all-ones":
             env.all_ones.add(key)
             env.version += 1
