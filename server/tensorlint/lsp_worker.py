@@ -172,13 +172,11 @@ def _shifted(explanation: Any, delta: int) -> Any:
     """The explanation with its fix's edits moved by ``delta`` characters."""
     from dataclasses import is_dataclass, replace
 
-    from tensorlint.model import Edit, Fix
-
     fix = getattr(explanation, "fix", None)
     if delta == 0 or fix is None or not is_dataclass(explanation):
         return explanation
-    edits = tuple(Edit(edit.start + delta, edit.end + delta, edit.new_text) for edit in fix.edits)
-    return replace(explanation, fix=Fix(fix.title, edits))  # type: ignore[type-var]
+    edits = tuple(replace(edit, start=edit.start + delta, end=edit.end + delta) for edit in fix.edits)
+    return replace(explanation, fix=replace(fix, edits=edits))  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)
