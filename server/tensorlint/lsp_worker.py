@@ -118,7 +118,7 @@ class RememberingExplainer:
     offsets through a table, which a shift does not follow). Bounded: the entries used last are kept.
     """
 
-    def __init__(self, kept: int = 4096) -> None:
+    def __init__(self, kept: int = 1024) -> None:
         self.kept = kept
         self.memory: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
 
