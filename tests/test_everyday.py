@@ -252,3 +252,12 @@ def test_hostile_markdown_is_read_in_linear_time(text: str) -> None:
     result = check_text("n.md", text)
     assert time.perf_counter() - started < 20
     assert "TL900" not in [diagnostic.code for diagnostic in result.diagnostics]
+
+
+def test_notebook_claim_latex_keeps_the_authors_macros() -> None:
+    text = notebook(
+        "$\\newcommand{\\bs}{\\boldsymbol}$ Let $A, B \\in \\mathbb{R}^{n\\times n}$.\n",
+        "$$(\\bs{A}\\bs{B})^T = \\bs{B}^T \\bs{A}^T$$\n",
+    )
+    [claim] = check_text("n.ipynb", text).claims
+    assert claim.latex == "(\\bs{A}\\bs{B})^T = \\bs{B}^T \\bs{A}^T"

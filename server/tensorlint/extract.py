@@ -1902,11 +1902,32 @@ def describe_place(document: Document, offset: int) -> str:
     return f"on line {document.text.count(chr(10), 0, offset) + 1}"
 
 
+@functools.lru_cache(maxsize=4)
+def _source_literals(text: str) -> list[tuple[int, int]]:
+    return sorted(literal for literals in _notebook_source_literals(text).values() for literal in literals)
+
+
 def source_text(document: Document, start: int, end: int) -> str:
     """The text the author wrote between two document offsets: the file's text, except in a notebook,
-    where it is the cell's text (JSON escapes undone) read through the math spans that cover the range."""
+    where it is the cell's text (JSON escapes undone, macros as written)."""
     if _format_of(document.path) != "notebook":
         return document.text[start:end]
+    text = document.text
+    literals = _source_literals(text)
+    first = max(bisect.bisect_right(literals, (start, len(text))) - 1, 0)
+    decoded = []
+    try:
+        for literal_start, literal_end in literals[first:]:
+            if literal_start >= end:
+                break
+            low, high = max(start, literal_start + 1), min(end, literal_end - 1)
+            if low < high:
+                decoded.append(json.loads(f'"{text[low:high]}"'))
+        if decoded:
+            return "".join(decoded)
+    except ValueError:
+        pass
+    # Not inside the cells' strings as expected: the math spans that cover the range say what it reads.
     pieces = []
     for span in document.spans:
         if span.end <= start or span.start >= end:
