@@ -1754,6 +1754,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.start_tcp(args.host, args.port)
     else:
         server.start_io()
+        # pygls reads stdin in a worker thread that may still be blocked in a read, which would hold the
+        # interpreter open until the client closes the pipe: after ``exit``, end at once with its status.
+        server.checker.close()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(server.exit_code)
     return server.exit_code
 
 
