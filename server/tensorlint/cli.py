@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from tensorlint import __version__, config, core, report, rules
+from tensorlint.macro_files import with_macros
 from tensorlint.model import SEVERITY_ORDER, Config, Diagnostic, Edit, FileResult
 
 NOTE_SUFFIXES = (".md", ".markdown", ".qmd", ".rmd", ".tex", ".ipynb")
@@ -540,6 +541,7 @@ def check_bytes(path: str, data: bytes, config: Config) -> FileResult:
     text, problem = decode_note(data)
     if text is None:
         return FileResult(path, "", diagnostics=[problem] if problem is not None else [])
+    config = with_macros(path, text, config)
     # Looked up at call time, so tests (and embedders) can substitute the checker.
     result = core.check_text(path, text, config)
     if problem is not None:

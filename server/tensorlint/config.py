@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "per-file-ignores": (),
     "exclude": (),
     "fail-level": "error",
+    "macros": (),
     **{key: getattr(_CHECKER_DEFAULTS, name) for key, name in CHECKER_KEYS.items()},
 }
 KEYS = tuple(DEFAULTS)
@@ -105,6 +106,12 @@ def _per_file_ignores(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(entries)
 
 
+def _paths(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ValueError(f'expected a list of files such as ["tex/macros.tex"], got {_describe(value)}')
+    return tuple(item.strip() for item in value)
+
+
 def _choice(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if not isinstance(value, str) or value.strip().lower() not in choices:
@@ -154,6 +161,7 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "trials": _trials,
     "tolerance": _positive("a number"),
     "claim-timeout": _positive("a number of seconds"),
+    "macros": _paths,
 }
 
 
@@ -358,7 +366,11 @@ class Settings:
 
     def checker_config(self) -> Config:
         """The ``model.Config`` handed to the core for files under these settings."""
-        return Config(**{name: self.value(key) for key, name in CHECKER_KEYS.items()})
+        settings = {name: self.value(key) for key, name in CHECKER_KEYS.items()}
+        # The `macros` files are relative to the configuration file that names them.
+        base = self.config_file.directory if self.config_file is not None else os.getcwd()
+        files = tuple(os.path.normpath(os.path.join(base, name)) for name in self.value("macros"))
+        return Config(**settings, macro_files=files)
 
     def base_selection(self) -> rules.Selection:
         """The command line's selection over the configuration file's."""

@@ -34,7 +34,7 @@ def check_text(
         from tensorlint.interpret import check_document
         from tensorlint.suppress import apply as apply_suppressions
 
-        document = extract(path, text)
+        document = extract(path, text, config.macros) if config.macros else extract(path, text)
         explained = check_document(document, config, cache, explainer or explain_finding)
         return encode_notebook_fixes(apply_suppressions(explained, document))
     except Exception as error:

@@ -25,6 +25,21 @@ class Definition:
     parameters: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a name's meaning was fixed: how (``stated`` in math, prose or a directive; ``guessed`` from
+    usage), the document offset and line, and the section (the path of heading numbers, ``()`` before the
+    first heading). A fact holds in its own section and the sections below it."""
+
+    source: str
+    at: int
+    line: int
+    section: tuple[int, ...] = ()
+
+    def holds_in(self, section: tuple[int, ...]) -> bool:
+        return section[: len(self.section)] == self.section
+
+
 @dataclass
 class Environment:
     declared: dict[str, Declared] = field(default_factory=dict)
@@ -47,6 +62,12 @@ class Environment:
     # Where the layout was set, for messages: "the claim on line 69", "the prose on line 3".
     layout_source: str = "the configuration"
     layout_fixed: bool = False
+    # Verified claims that held in one layout only, by layout: a layout the note never states is evidence
+    # only when its claims agree on it repeatedly (see verify.decide).
+    layout_votes: dict[str, int] = field(default_factory=dict)
+    # Where each declared or defined name got its meaning, and the section being read.
+    origins: dict[str, Origin] = field(default_factory=dict)
+    section: tuple[int, ...] = ()
     # Bumped on every change, so a claim checked twice in the same environment is checked once.
     version: int = 0
     _fingerprint: tuple[int, str] | None = None
@@ -66,6 +87,12 @@ class Environment:
         found = self.definitions.get(key)
         return (found.parameters, found.expr) if found is not None and found.parameters else None
 
+    def foreign(self, keys: set[str]) -> set[str]:
+        """The names among ``keys`` whose meaning was fixed in another section than the one being read."""
+        return {
+            key for key in keys if (origin := self.origins.get(key)) is not None and not origin.holds_in(self.section)
+        }
+
     def fingerprint(self) -> str:
         """A digest of everything a claim's verdict can depend on, stable across runs: two runs over notes
         that agree up to a claim give that claim the same fingerprint, so its verdict can be reused."""
@@ -81,6 +108,9 @@ class Environment:
             sorted(self.known),
             self.layout,
             self.layout_source,
+            sorted(self.layout_votes.items()),
+            sorted((key, origin.section) for key, origin in self.origins.items()),
+            self.section,
             self.gradient_loss,
             self.einstein,
         )

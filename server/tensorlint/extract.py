@@ -54,8 +54,12 @@ if TYPE_CHECKING:
     BlockRule = Callable[[StateBlock, int, int, bool], bool]
 
 
-def extract(path: str, text: str) -> Document:
-    """Find the math spans, prose and directives of one document; never raises."""
+def extract(path: str, text: str, macros: str = "") -> Document:
+    """Find the math spans, prose and directives of one document; never raises.
+
+    ``macros`` is the text of files the note takes macros from (``Config.macros``): its macro definitions
+    apply to all the note's math, before the note's own.
+    """
     try:
         kind = _format_of(path)
         if kind == "notebook":
@@ -63,7 +67,9 @@ def extract(path: str, text: str) -> Document:
         elif kind == "latex":
             found = _extract_latex(text)
         else:
-            found = _extract_markdown(text)
+            found = _extract_markdown_document(text)
+        if macros:
+            found.definitions[:0] = [(-1, macro) for macro in _definitions_in(_strip_comments(macros))]
         return _finish(path, text, found)
     except Exception as error:  # The core never raises on bad input.
         detail = f"{type(error).__name__}: {error}"
@@ -324,7 +330,7 @@ def _build_markdown_parser() -> MarkdownIt:
     parser = MarkdownIt("commonmark", {"html": True}).enable("table")
     parser.use(dollarmath_plugin, allow_blank_lines=False, **settings)
     parser.use(amsmath_plugin)
-    inline_dollar = math_inline_dollar(settings["allow_space"], settings["allow_digits"], True)
+    inline_dollar = _dollar_at_start(math_inline_dollar(settings["allow_space"], settings["allow_digits"], True))
     parser.inline.ruler.at("math_inline", _remember_inline_range(inline_dollar))
     parser.inline.ruler.at("html_inline", _remember_inline_range(html_inline))
     parser.inline.ruler.before("escape", "tl_latex_math", _inline_latex_math)
@@ -332,6 +338,26 @@ def _build_markdown_parser() -> MarkdownIt:
     parser.block.ruler.at("math_block", _remember_block_segments(block_dollar))
     parser.block.ruler.at("amsmath", _guard_amsmath(amsmath_block), {"alt": _AMSMATH_ALT})
     return parser
+
+
+def _dollar_at_start(rule: InlineRule) -> InlineRule:
+    """Work around an mdit-py-plugins 0.7.0 bug in ``dollarmath``: with ``allow_digits=False`` it reads the
+    character before a ``$`` at position 0 as ``src[-1]``, the last character of the paragraph, so a
+    paragraph, list item or heading that starts with ``$…$`` and ends in a digit (``1. $(AB)^T = A^T B^T$
+    for n = 3``) lost its math. At position 0 nothing precedes the ``$``: the rule sees a source that does
+    not end in a digit (a space added past ``posMax``, where no rule reads)."""
+
+    def fixed(state: StateInline, silent: bool) -> bool:
+        source = state.src
+        if state.pos != 0 or not source[-1:].isdigit():
+            return rule(state, silent)
+        state.src = source + " "
+        try:
+            return rule(state, silent)
+        finally:
+            state.src = source
+
+    return fixed
 
 
 def _remember_inline_range(rule: InlineRule) -> InlineRule:
@@ -446,13 +472,20 @@ def _inline_latex_math(state: StateInline, silent: bool) -> bool:
     kind = source[position + 1]
     if kind == "b":
         return _inline_environment(state, silent)
+    # `\\[ … \\]`: the bookish habit of escaping the backslash for Markdown, which MathJax then sees as
+    # `\[ … \]`. (An inline `\\( … \\)` stays prose: it is as often a literal backslash and parenthesis.)
+    doubled = kind == "\\" and source[position + 2 : position + 3] == "["
+    if doubled:
+        kind = source[position + 2]
     if kind == "(":
         closer, token_type = "\\)", "tl_math_paren"
     elif kind == "[":
         closer, token_type = "\\]", "tl_math_bracket"
     else:
         return False
-    body_start = position + 2
+    if doubled:
+        closer = "\\" + closer
+    body_start = position + 2 + doubled
     body_end = _find_inline_closer(state, closer, body_start)
     if body_end <= body_start:
         return False
@@ -846,6 +879,57 @@ def _markdown_cost(text: str) -> int:
     # A table cell costs markdown-it (and the alignment of its content) about as much as ten markup
     # characters: a 1.2 MB table would otherwise be read cell by cell for most of a minute.
     return sum(text.count(character) for character in _MARKDOWN_COSTLY_CHARACTERS) + 10 * text.count("|")
+
+
+# A YAML front matter block at the very top of a Markdown or Quarto file.
+_FRONT_MATTER = re.compile(r"\A---[^\S\n]*\n(.*?\n)(?:---|\.\.\.)[^\S\n]*(?:\n|\Z)", re.DOTALL)
+# MathJax macros in a front matter: `name: "\\mathbf{v}"` or `name: ["\\mathbf{#1}", 1]` under `macros:`.
+_YAML_MACRO = re.compile(
+    r"""^(?P<indent>[^\S\n]*)(?P<name>[A-Za-z]+)[^\S\n]*:[^\S\n]*"""
+    r"""(?:(?P<quote>["'])(?P<body>.*)(?P=quote)|\[[^\S\n]*(?P<lquote>["'])(?P<lbody>.*)(?P=lquote)[^\S\n]*,[^\S\n]*(?P<count>\d)[^\S\n]*\])"""
+    r"""[^\S\n]*$"""
+)
+
+
+def _extract_markdown_document(text: str) -> _Found:
+    """A Markdown file, with its front matter: macros defined there (``header-includes``, MathJax ``macros``)
+    apply to the whole note, and the block itself is neither math nor prose."""
+    front = _FRONT_MATTER.match(text)
+    if front is None:
+        return _extract_markdown(text)
+    blanked = re.sub(r"[^\n]", " ", text[: front.end()]) + text[front.end() :]
+    found = _extract_markdown(blanked)
+    found.definitions[:0] = [(0, macro) for macro in _front_matter_macros(front.group(1))]
+    return found
+
+
+def _front_matter_macros(block: str) -> list[_Macro]:
+    """Macro definitions in a YAML front matter: LaTeX definitions anywhere in it (``header-includes``, in
+    plain or double-quoted scalars) and MathJax's ``macros:`` table."""
+    unquoted = block.replace("\\\\", "\\") if '"' in block else block
+    macros = _definitions_in(unquoted)
+    table_indent: int | None = None
+    for line in block.splitlines():
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if stripped.endswith("macros:") and stripped.replace(" ", "") in ("macros:", "-macros:"):
+            table_indent = indent
+            continue
+        if table_indent is None or not stripped:
+            continue
+        if indent <= table_indent:
+            table_indent = None
+            continue
+        entry = _YAML_MACRO.match(line)
+        if entry is None:
+            continue
+        quote = entry.group("quote") or entry.group("lquote")
+        body = entry.group("body") if entry.group("quote") else entry.group("lbody")
+        if quote == '"':
+            body = body.replace("\\\\", "\\")
+        count = int(entry.group("count") or 0)
+        macros.append(_Macro(entry.group("name"), count, None, body))
+    return macros
 
 
 def _extract_markdown(text: str, budget: _MarkdownBudget | None = None) -> _Found:
@@ -1567,6 +1651,28 @@ def _parse_definition(text: str, position: int) -> tuple[_Macro, int] | None:
         body = _strip_comments(text[definition.end() + 1 : group[0]])
         return _Macro(definition.group("name"), len(parameters), None, body), group[1]
     return None
+
+
+def _definitions_in(text: str) -> list[_Macro]:
+    """Every macro definition in ``text`` (a macros file, a front matter), whatever surrounds them."""
+    macros: list[_Macro] = []
+    position = 0
+    limit = 2_000
+    for match in _DEFINITION_ANYWHERE.finditer(text):
+        if match.start() < position:
+            continue
+        parsed = _parse_definition(text, match.start())
+        if parsed is not None:
+            macros.append(parsed[0])
+            position = parsed[1]
+        if len(macros) >= limit:
+            break
+    return macros
+
+
+_DEFINITION_ANYWHERE = re.compile(
+    r"\\(?:newcommand|renewcommand|providecommand|DeclareMathOperator|g?def)(?![A-Za-z@])"
+)
 
 
 def _parse_definitions_only(text: str) -> list[_Macro] | None:

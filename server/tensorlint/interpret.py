@@ -15,7 +15,7 @@ from typing import Protocol
 
 from tensorlint import ir
 from tensorlint import syntax as ast
-from tensorlint.env import Definition, Environment, Part
+from tensorlint.env import Definition, Environment, Origin, Part
 from tensorlint.extract import describe_place, source_text
 from tensorlint.latex import Style
 from tensorlint.lower import layer_name, lower, name_key
@@ -36,6 +36,20 @@ CONDITION_CUE = re.compile(
     r"equat\w* to zero|vanish\w*)\b",
     re.I,
 )
+MARKDOWN_HEADING = re.compile(r"[ \t]{0,3}(#{1,6})[ \t]+")
+LATEX_HEADING = re.compile(r"\\(part|chapter|section|subsection|subsubsection|paragraph)\*?\s*\{")
+SPAN_MARKER = re.compile(r"\$(\d+)\$")
+SENTENCE_END = re.compile(r"[.!?;。；！？]\s|\n\s*\n")
+DEFINITION_CUE = re.compile(r"\b(?:let|consider|define|defined|suppose|where|take|denote|write)\b|设|令", re.I)
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A section heading met in reading order (level 1 is the outermost)."""
+
+    level: int
+
+
 # A note with more claims than this is checked up to here, with one hint saying where it stopped: the run
 # stays bounded (and deterministic, unlike a time limit) on generated or pasted megabyte-sized files.
 MAX_CLAIMS_PER_FILE = 10_000
@@ -221,6 +235,9 @@ class Interpreter:
         # Where the statement being read stands, for the symbols it declares or defines.
         self.current_at: tuple[int, int] = (0, 0)
         self.symbols: list[Symbol] = []
+        # The open sections, outermost first: (heading level, heading number).
+        self.sections: list[tuple[int, int]] = []
+        self.headings_seen = 0
         # The project's layout is a default for notes that say nothing: the note's own words (a directive,
         # then prose) replace it. ``layout_default`` is true while the layout is still that default.
         self.layout_default = config.layout != "auto"
@@ -237,6 +254,7 @@ class Interpreter:
         events.extend((span.start, 1, span) for span in document.spans)
         events.extend((prose.start, 0, prose) for prose in document.prose)
         events.extend((directive.start, 0, directive) for directive in document.directives)
+        events.extend(self.headings())
         events.sort(key=lambda event: (event[0], event[1]))
         span_texts = [span.text for span in document.spans]
         span_numbers = {id(span): number for number, span in enumerate(document.spans)}
@@ -244,6 +262,8 @@ class Interpreter:
             if isinstance(event, MathSpan):
                 self.lead_in = self.prose_before(span_numbers[id(event)])
                 self.span(event)
+            elif isinstance(event, Heading):
+                self.heading(event.level)
             elif hasattr(event, "body"):
                 self.directive(event.body, event.start)  # type: ignore[attr-defined]
             else:
@@ -254,6 +274,41 @@ class Interpreter:
         return FileResult(
             document.path, document.text, self.claims, list(document.problems) + self.diagnostics, self.symbols
         )
+
+    def headings(self) -> list[tuple[int, int, object]]:
+        """The section headings, as events: a Markdown heading is a prose run after ``#``…; a LaTeX
+        ``\\section{…}`` (and below) takes effect before the next math span of its paragraph."""
+        found: list[tuple[int, int, object]] = []
+        text = self.document.text
+        spans = self.document.spans
+        for prose in self.document.prose:
+            line_start = text.rfind("\n", 0, prose.start) + 1
+            marks = MARKDOWN_HEADING.fullmatch(text[line_start : prose.start])
+            if marks:
+                found.append((prose.start, -1, Heading(len(marks.group(1)))))
+                continue
+            for match in LATEX_HEADING.finditer(prose.text):
+                level = {"part": 1, "chapter": 1, "section": 2, "subsection": 3}.get(match.group(1), 4)
+                after = SPAN_MARKER.search(prose.text, match.end())
+                number = int(after.group(1)) if after else -1
+                if 0 <= number < len(spans):
+                    found.append((spans[number].start, -1, Heading(level)))
+                else:
+                    found.append((prose.end, -1, Heading(level)))
+        return found
+
+    def heading(self, level: int) -> None:
+        """A heading of ``level`` ends the sections at that level or below and opens a new one."""
+        while self.sections and self.sections[-1][0] >= level:
+            self.sections.pop()
+        self.headings_seen += 1
+        self.sections.append((level, self.headings_seen))
+        self.env.section = tuple(number for _, number in self.sections)
+        self.env.version += 1
+
+    def origin(self, source: str = "stated") -> Origin:
+        at = self.current_at[0]
+        return Origin(source, at, self.line(at), self.env.section)
 
     def prose_before(self, number: int) -> str:
         """The words just before span ``number``: in its own paragraph, or the end of the last one."""
@@ -344,6 +399,7 @@ class Interpreter:
         # A definition stays: the declaration states its shape, and the two are unified when the name is
         # used (a definition that no longer fits is set aside for that claim).
         self.env.declared[key] = declared
+        self.env.origins[key] = self.origin()
         self.env.version += 1
         start, end = self.current_at
         kind = "function" if declared.arguments is not None else "declared"
@@ -391,7 +447,13 @@ class Interpreter:
             else:
                 listed = []
             tail = self.previous_tail
-            self.statement(chain, span)
+            try:
+                self.statement(chain, span)
+            except Exception as error:
+                # A bug met while reading one statement costs that statement only, never the file.
+                start, end = span.doc_offset(chain.start), span.doc_offset(max(chain.start, chain.end - 1)) + 1
+                message = f"internal checker error: {describe(error)}"
+                self.diagnostics.append(Diagnostic("TL900", message, start, end, "warning"))
             if statement.remark:
                 # A remark's equation (`& & \text{from } x^T y = y^T x`) is not what the next row continues.
                 self.previous_tail = tail
@@ -534,11 +596,14 @@ class Interpreter:
             return
         if op in ("=", "def"):
             call = self.call_target(left.node)
-            if (call is not None and op == "def") or (call is not None and call[0] not in self.env.seen):
+            if call is not None and (
+                op == "def" or call[0] not in self.env.seen or self.introduces() or bool(self.env.foreign({call[0]}))
+            ):
                 assert call is not None
                 scope = self.env.scope(self.config)
                 scope.variables |= set(call[1])
                 self.env.definitions[call[0]] = Definition(lower(right.node, scope), parameters=call[1])
+                self.env.origins[call[0]] = self.origin()
                 self.env.version += 1
                 self.env.known.add(call[0])
                 self.add_claim(left, right, "definition", f"defines `{call[0]}`")
@@ -560,6 +625,9 @@ class Interpreter:
             if self.entry_pattern(left.node, right.node):
                 self.add_claim(left, right, "definition", "declares the shape by its entries")
                 return
+            if self.evaluation_point(left.node, right.node):
+                # "Plugging in $x = 1$": a point where something is evaluated, not a claim or a definition.
+                return
             target = self.definition_target(left.node)
             reverse = self.definition_target(right.node)
             if (
@@ -577,6 +645,21 @@ class Interpreter:
                 self.add_claim(left, right, "definition", f"defines `{target[0]}`")
                 return
         self.check(left, op, right)
+
+    def evaluation_point(self, left: ast.Node, right: ast.Node) -> bool:
+        """``x = 1`` for a name the note already uses as a variable (and never defined): an evaluation point
+        ("plugging in", "at"), a hypothesis that is neither checked nor kept as a definition."""
+        value = right.operand if isinstance(right, ast.Neg) else right
+        if not (isinstance(left, ast.Name) and isinstance(value, ast.Number) and not value.font):
+            return False
+        key = name_key(left, self.config.unify_fonts)
+        return key in self.env.seen and key not in self.env.definitions and key not in CONSTANT_NAMES
+
+    def introduces(self) -> bool:
+        """Whether the words just before the math, in the same sentence, introduce a definition ("Let",
+        "Consider", "Define", "Suppose", "where"): ``f(x) = …`` then (re)defines f rather than claiming."""
+        sentence = SENTENCE_END.split(self.lead_in)[-1]
+        return DEFINITION_CUE.search(sentence) is not None
 
     def is_defined(self, node: ast.Node) -> bool:
         """Whether a bare name (``J``, ``x_i``) has a definition in the note, so an inequality on it is a claim."""
@@ -719,6 +802,7 @@ class Interpreter:
         expr = lower(right.node, scope)
         self.rebind(key, expr)
         self.env.definitions[key] = Definition(expr, labels)
+        self.env.origins[key] = self.origin()
         start, end = self.current_at
         self.symbols.append(Symbol(key, "defined", self.shape_text(expr), start, end))
         self.env.version += 1
@@ -807,16 +891,27 @@ class Interpreter:
         checked = self.cache.get(key)
         lowered: tuple[ir.Expr, ir.Expr] | None = None
         if checked is None:
-            scope = self.env.scope(self.config)
-            lowered = lower(left.node, scope), lower(right.node, scope)
-            outcome = verify(lowered[0], lowered[1], op, self.env, self.config, latex, left, right)
-            checked = Checked(outcome, variables(lowered[0]) | variables(lowered[1]))
+            try:
+                scope = self.env.scope(self.config)
+                lowered = lower(left.node, scope), lower(right.node, scope)
+                outcome = verify(lowered[0], lowered[1], op, self.env, self.config, latex, left, right)
+                checked = Checked(outcome, variables(lowered[0]) | variables(lowered[1]))
+            except Exception as error:
+                # A bug met while checking this claim costs this claim only: uncheckable, with a TL900 at it.
+                checked = Checked(Outcome("uncheckable", f"internal checker error: {describe(error)}", "TL900"), set())
+                lowered = None
         self.cache.put(key, checked)
         outcome = checked.outcome
         if outcome.verdict in ("wrong", "shape") and (cue := CONDITION_CUE.search(self.lead_in)):
             # "Setting the gradient to zero gives (XᵀX + λI)w = Xᵀy": an equation to solve, not an identity.
             reason = f"not checked: the note introduces this as a condition (“{cue.group(0)}”), not an identity"
             outcome = Outcome("uncheckable", reason)
+        if outcome.verdict == "wrong" and self.updates(left, right):
+            # "k = k + 1", "w = w - η∇L": an algorithm step or an equation to solve for the name, not an identity.
+            name = name_key(left.node, self.config.unify_fonts).split("@")[0]  # type: ignore[arg-type]
+            outcome = Outcome(
+                "uncheckable", f"not checked: an update of `{name}` or an equation for it, not an identity"
+            )
         explanation = None
         if outcome.verdict in ("wrong", "shape", "layout") and self.explainer is not None:
             place = (left.start, right.end, left.continued_at)
@@ -830,17 +925,30 @@ class Interpreter:
                 if lowered is None:
                     scope = self.env.scope(self.config)
                     lowered = lower(left.node, scope), lower(right.node, scope)
-                explanation = self.explainer(
-                    left, right, lowered[0], lowered[1], op, outcome, self.env, self.config, text, self.style
-                )
+                try:
+                    explanation = self.explainer(
+                        left, right, lowered[0], lowered[1], op, outcome, self.env, self.config, text, self.style
+                    )
+                except Exception:  # An explanation is an extra: the finding stands without it.
+                    explanation = None
                 checked.explanations[place] = explanation
         self.record(left, right, outcome, checked.names, explanation)
+
+    def updates(self, left: Part, right: Part) -> bool:
+        """Whether ``left`` is a bare name that the right side uses too (``k = k + 1``)."""
+        if not isinstance(left.node, ast.Name):
+            return False
+        return name_key(left.node, self.config.unify_fonts) in names_in(right.node, self.config.unify_fonts)
 
     def record(
         self, left: Part, right: Part, outcome: Outcome, names: set[str], explanation: Explained | None = None
     ) -> None:
         verdict = outcome.verdict
         env = self.env
+        if outcome.layout_used and verdict == "verified" and not env.layout_fixed:
+            vote = f"{outcome.layout_used}/{outcome.layout_kind}"
+            env.layout_votes[vote] = env.layout_votes.get(vote, 0) + 1
+            env.version += 1
         if outcome.layout_used and not env.layout_fixed and env.layout is None and verdict == "verified":
             env.layout, env.layout_where = outcome.layout_used, left.start
             env.layout_source = f"the claim {self.place(left.start)}"
@@ -861,8 +969,16 @@ class Interpreter:
         if verdict in codes:
             code, severity = codes[verdict]
             self.diagnostics.append(Diagnostic(code, message, claim.start, claim.end, severity, fix))  # type: ignore[arg-type]
+        elif verdict == "uncheckable" and outcome.code == "TL900":
+            self.diagnostics.append(Diagnostic("TL900", outcome.message, claim.start, claim.end, "warning"))
         elif verdict == "uncheckable":
             self.diagnostics.append(Diagnostic("TL205", outcome.message, claim.start, claim.end, "hint"))
+
+
+def describe(error: BaseException) -> str:
+    """``ValueError: axes don't match array``: the exception as one line, for a TL900 message."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def check_document(

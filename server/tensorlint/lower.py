@@ -32,6 +32,8 @@ ELEMENTWISE = {
 }
 FUNCTION_NAMES = {"sigma": "sigmoid", "tanh": "tanh"}
 MATRIX_FUNCTIONS = {"tr", "det", "logdet", "vec", "diag"} | ELEMENTWISE
+# Operators whose value is an optimum or a limit: notation that is read, never checked.
+OPTIMA = {"argmax", "argmin", "max", "min", "sup", "inf", "lim", "limsup", "liminf"}
 # A power written after the parentheses of these applies to the value or to the argument: both are read.
 POWER_AMBIGUOUS = {"tr"}
 # Letters that, in an exponent, are a symbolic power (``x^n``, ``X^{p-1}``); ``k`` only on a matrix.
@@ -193,7 +195,10 @@ class Lowerer:
                 refs = self.index_refs(index, 2)
                 if refs and len(refs) == 2:
                     return ir.Delta(refs[0], refs[1], **where)
-                return self.unsupported(node, "a Kronecker delta needs two indices")
+                if not refs or len(refs) != 1:
+                    return self.unsupported(node, "a Kronecker delta needs two indices")
+                # \delta_k with one index: the note's own δ (a backprop error term), entry k of a vector.
+                return ir.Index(ir.Var(key, start=base.start, end=base.end), refs, **where)
             if key == "1":
                 return ir.Ones(self.dimension(index), **where)
         if isinstance(base, ast.Name) and (alias := self.entry_alias(self.key(base))) is not None:
@@ -314,6 +319,8 @@ class Lowerer:
             if isinstance(item, ast.Dots):
                 return self.unsupported(item, "an ellipsis stands for terms that are not written out")
             call = self.function_call(item, rest[0] if rest else None)
+            if call is None:
+                call = self.dependence(item, rest[0] if rest else None)
             if call is not None:
                 factors.append(call)
                 index += 2
@@ -363,6 +370,24 @@ class Lowerer:
                 call = ir.Index(call, refs, **where)
             return call
         return None
+
+    def dependence(self, item: ast.Node, following: ast.Node | None) -> ir.Expr | None:
+        """``\\mathbf{u}(\\mathbf{x})``: u as a function of x (its value, u), or the product u·x. Both readings;
+        a note writes ``\\mathbf{u} = \\mathbf{u}(\\mathbf{x})`` to say that u depends on x."""
+        if not (isinstance(item, ast.Name) and isinstance(following, ast.Delimited)):
+            return None
+        if following.kind != "()" or len(following.items) != 1 or not isinstance(following.items[0], ast.Name):
+            return None
+        key, argument = self.key(item), following.items[0]
+        if key in ("I", "e", "pi", "d") or self.key(argument) == key or not key[:1].isalpha():
+            return None
+        where: Any = {"start": item.start, "end": following.end}
+        value = self.expr(item)
+        if not isinstance(value, ir.Var):
+            return None
+        product = ir.Prod((value, self.expr(argument)), **where)
+        names = (f"{key} as a function of {self.key(argument)}", f"{key} times {self.key(argument)}")
+        return ir.Readings((ir.Var(key, **where), product), names, **where)
 
     def primed_call(self, item: ast.Transpose, following: ast.Node | None) -> ir.Expr | None:
         """``f'(x)``, ``\\sigma'(z)``: the derivative of a function of a scalar, or the transpose of its value.
@@ -626,6 +651,9 @@ class Lowerer:
 
     def delimited(self, node: ast.Delimited) -> ir.Expr:
         where: Any = {"start": node.start, "end": node.end}
+        if node.separator == "\\\\" and node.kind in ("()", "[]") and len(node.items) > 1:
+            # [x_1 \\ \vdots \\ x_n]: a column vector written in brackets, like a one-column bmatrix.
+            return self.matrix(ast.Matrix("bmatrix", tuple((item,) for item in node.items), **where))
         if node.kind in ("()", "{}") or (node.kind == "[]" and len(node.items) == 1):
             if len(node.items) != 1:
                 return self.unsupported(node, "a tuple of several expressions")
@@ -730,6 +758,14 @@ class Lowerer:
         labels: tuple[str, ...] = ()
         lower_bound = 1
         lower = node.lower
+        upper_node = node.upper
+        if isinstance(lower, ast.Chain) and len(lower.parts) == 2 and lower.ops == ("in",) and upper_node is None:
+            # \sum_{k \in [m]}, \sum_{k \in \{1, \ldots, m\}}: k runs from 1 to m.
+            label_node, domain = lower.parts
+            upper_node = _range_end(domain) if label_node is not None and domain is not None else None
+            if upper_node is None:
+                return self.unsupported(node, "a sum over a set that is not 1 to n")
+            lower = label_node
         if isinstance(lower, ast.Chain) and len(lower.parts) == 2 and lower.ops == ("=",):
             label_node, start_node = lower.parts
             if isinstance(start_node, ast.Number) and start_node.text.isdigit():
@@ -740,12 +776,14 @@ class Lowerer:
             if refs is None or not all(isinstance(ref, str) and ref != ":" for ref in refs):
                 return self.unsupported(node, "a sum whose index is not a letter")
             labels = tuple(str(ref) for ref in refs)
-        upper = self.dimension(node.upper) if node.upper is not None else None
+        upper = self.dimension(upper_node) if upper_node is not None else None
         body = self.expr(node.body)
         return ir.Sum(labels, upper, lower_bound, body, node.op == "prod", **where)
 
     def function(self, node: ast.Func) -> ir.Expr:
         where: Any = {"start": node.start, "end": node.end}
+        if node.name in OPTIMA:
+            return self.unsupported(node, f"`{node.name}` (an optimum or a limit) is not checked")
         if node.power is not None or node.sub is not None:
             return self.unsupported(node, f"`{node.name}` with a script")
         argument = node.arg
@@ -856,6 +894,20 @@ class Lowerer:
         if isinstance(node, ast.Chain):
             return self.unsupported(node, "a relation inside an expression")
         return self.unsupported(node, "notation that is not understood")
+
+
+def _range_end(domain: ast.Node) -> ast.Node | None:
+    """The n of ``[n]`` or ``\\{1, \\ldots, n\\}``; None for any other set."""
+    if not isinstance(domain, ast.Delimited):
+        return None
+    items = domain.items
+    if domain.kind == "[]" and len(items) == 1:
+        return items[0]
+    if domain.kind == "{}" and len(items) == 3 and isinstance(items[1], ast.Dots):
+        first = items[0]
+        if isinstance(first, ast.Number) and first.text == "1":
+            return items[2]
+    return None
 
 
 def number_value(node: ast.Node) -> float | None:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from queue import Queue
 from typing import Any, BinaryIO
 
+from tensorlint.macro_files import with_macros
 from tensorlint.model import Config, Diagnostic, FileResult
 
 HEADER = struct.Struct(">Q")
@@ -289,6 +290,7 @@ class Worker:
         cache.job = job
         try:
             cache.next_run()
+            config = with_macros(path, text, config)
             return core.check_text(path, text, config, cache, cache.explainer), None
         except Cancelled:
             return None, None

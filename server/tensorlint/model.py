@@ -150,3 +150,9 @@ class Config:
     trials: int = 3
     tolerance: float = 1e-6
     claim_timeout: float = 2.0
+    # LaTeX macro definitions the note relies on but does not contain (a `macros.tex` next to it, a file it
+    # `\input`s, the files of the `macros` setting): their text, read by the command line or the language
+    # server (``macro_files.with_macros``) since the core does no I/O. Applied before the note's own macros.
+    macros: str = ""
+    # The files of the `macros` setting, as absolute paths: read by the shells, never by the core.
+    macro_files: tuple[str, ...] = ()

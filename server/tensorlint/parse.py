@@ -48,7 +48,7 @@ LOEWNER = {"succeq": "succeq", "succcurlyeq": "succeq", "⪰": "succeq", "preceq
 DANGLING = set(RELATIONS) | {"PLUS", "MINUS", "CDOT", "TIMES", "OTIMES", "ODOT", "SLASH", "COLON"}
 # A statement made of one of these alone mentions an operator in prose.
 OPERATOR_MENTIONS = DANGLING | {"FUNC", "WIDEFUNC", "BIGOP", "SQRT", "FRAC", "BANG", "UNDERSCORE", "CARET", "PRIME"}
-SEPARATOR_NAMES = {",": "COMMA", "\\ ": "ROWSEP", "\\mid": "MID"}
+SEPARATOR_NAMES = {",": "COMMA", "\\ ": "ROWSEP", "\\mid": "MID", "\\\\": "ROW_END"}
 MAX_SPAN_CHARACTERS = 200_000
 MAX_TOKENS_PER_STATEMENT = 20_000
 # Deeper trees are not built into claims: later stages walk them recursively.
@@ -274,7 +274,9 @@ class _Build(Transformer):
     def items(self, *children: Any) -> tuple[list[ast.Node], str]:
         nodes = [child for child in children if not isinstance(child, Token)]
         kinds = {child.type for child in children if isinstance(child, Token)}
-        # One separator names the list: a row vector's `\ ` wins, then a conditional bar, then commas.
+        if "ROW_END" in kinds and len(kinds) > 1:
+            raise _Unreadable("a matrix written in brackets, with `\\\\` between rows and `,` in them")
+        # One separator names the list: a column's `\\` wins, then a row vector's `\ `, a conditional bar, commas.
         separator = ""
         for text, kind in reversed(SEPARATOR_NAMES.items()):
             if kind in kinds:
@@ -430,14 +432,23 @@ def split_with_remarks(tokens: list[Token]) -> list[tuple[list[Token], bool]]:
         has_words = False
 
     kind = ""
+    # The kinds of the brackets open here, innermost last: `\\` inside `[ … ]` separates a column's entries.
+    open_kinds: list[str] = []
     for position, token in enumerate(tokens):
         previous_kind, kind = kind, token.type
         if kind in OPENERS:
             depth += 1
             matrix_depth += kind == "MAT_BEGIN"
+            open_kinds.append(kind)
         elif kind in CLOSERS:
             depth = max(0, depth - 1)
             matrix_depth = max(0, matrix_depth - (kind == "MAT_END"))
+            if open_kinds:
+                open_kinds.pop()
+        if kind == "ROW_END" and open_kinds and open_kinds[-1] in ("LSQB", "LPAR"):
+            # `[x_1 \\ \vdots \\ x_n]`: a column vector written in brackets.
+            current.append(token)
+            continue
         if depth == 0 and kind == "TEXT" and current and (has_words or current[-1].type in DANGLING):
             current.append(Token("WORDS", token.value, start_pos=token.start_pos, end_pos=token.end_pos))
             has_words = True

@@ -182,10 +182,15 @@ def matrix_pattern(
     ):
         if not vary:
             continue
+        if isinstance(neighbour, ast.Dots) and label == "_c" and len(written) == 1 and len(written[0]) == 3:
+            # [x_1, \ldots, x_n]: the entry after the dots is the last one.
+            neighbour = written[0][2]
         if neighbour is None or isinstance(neighbour, ast.Dots):
             return None
         step = varying(first, expand_digits(neighbour))
-        if not step or any(start != "1" or value != "2" for start, value in step.values()):
+        # [x_1 \\ \vdots \\ x_n]: with only the first and the last entry written, the index runs from 1.
+        only_ends = neighbour is last_cell and len(labels) == 0 and not (rows_vary and columns)
+        if not step or any(start != "1" or (value != "2" and not only_ends) for start, value in step.values()):
             return None
         upper = upper_bound({ends[position][1] for position in step if position in ends})
         if upper is None or not set(step) <= set(ends):

@@ -60,8 +60,8 @@ DELIMITERS = {
 }  # fmt: skip
 # Where a bare | or \| could be read the wrong way round, the explicit forms are used.
 EXPLICIT_BARS = {"||": ("\\lvert ", "\\rvert"), "‖‖": ("\\lVert ", "\\rVert")}
-SEPARATORS = {"\\ ": " \\ ", "\\mid": " \\mid "}
-SEPARATOR_SEXPR = {"\\ ": "\\", "\\mid": "|"}
+SEPARATORS = {"\\ ": " \\ ", "\\mid": " \\mid ", "\\\\": " \\\\ "}
+SEPARATOR_SEXPR = {"\\ ": "\\", "\\mid": "|", "\\\\": "\\\\"}
 DELIMITER_SEXPR = {"()": "paren", "[]": "brack", "{}": "brace", "||": "bars", "‖‖": "norm", "⟨⟩": "angle"}
 # Commands after which a closing bar is not recognised as closing (they are not values).
 _NOT_VALUE_END = re.compile(r"\\(partial|nabla)$")

@@ -219,6 +219,15 @@ class ShapeInference:
         self.names[key] = shape
         return shape
 
+    def indexed_guess(self, key: str, count: int) -> Shape | None:
+        """``\\beta_i``, ``c_{11}``: a name guessed to be a scalar but written with indices is a vector (one
+        index) or a matrix (two). Only a guess is changed, never a declared or defined shape."""
+        if self.declared(key) is not None or self.definition(key) is not None:
+            return None
+        shape: Shape = (self.unifier.fresh(), 1) if count == 1 else (self.unifier.fresh(), self.unifier.fresh())
+        self.names[key] = shape
+        return shape
+
     def index_bound(self, dim: Dim, position: int) -> None:
         self.unifier.bounds.append((dim, position))
 
@@ -317,6 +326,8 @@ class ShapeInference:
             base = self.infer(expr.base)
             if base is None:
                 return None
+            if base == () and isinstance(expr.base, ir.Var) and 0 < len(expr.indices) <= 2:
+                base = self.indexed_guess(expr.base.key, len(expr.indices)) or base
             return self.apply_indices(base, expr.indices, expr)
         if isinstance(expr, ir.Prod):
             shape = self.infer(expr.factors[0])

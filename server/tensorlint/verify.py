@@ -7,9 +7,10 @@ makes the claim ``uncheckable`` with the reason.
 
 from __future__ import annotations
 
+import re
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from tensorlint import ir, symbolic
 from tensorlint.numeric import EvalError, Evaluator, Instance, ShapeMismatch, Unsupported, Value, natural
 from tensorlint.relations import INEQUALITIES
 from tensorlint.relations import compare as compare_relation
-from tensorlint.shapes import Dim, ShapeError, ShapeInference, show_dim, show_shape
+from tensorlint.shapes import Declared, Dim, ShapeError, ShapeInference, show_dim, show_shape
 
 if TYPE_CHECKING:
     from tensorlint.env import Environment
@@ -38,6 +39,9 @@ class Outcome:
     message: str = ""
     code: str | None = None
     layout_used: str | None = None
+    # With layout_used: "gradient" (of a scalar) or "jacobian" (anything else), so the note's layout is
+    # learnt per kind and the mixed ML habit (gradients like the variable, Jacobians numerator) is no conflict.
+    layout_kind: str | None = None
 
 
 @dataclass
@@ -79,6 +83,9 @@ class Checker:
         # document reuses names with new shapes (a soft conflict starts a new binding).
         self.deadline = time.monotonic() + max(0.01, config.claim_timeout)
         self.only_layout: str | None = None
+        # A reading of the guesses: shapes tried for names nothing declares (the scalar reading of letters
+        # whose spelling suggests a vector). Guesses, never stated facts.
+        self.overrides: dict[str, Declared] = {}
         self.dropped: set[str] = set()
         self.ignored: set[str] = set()
         # Unknown scalar functions (a loss L known only through its derivatives), as random stand-ins.
@@ -90,6 +97,8 @@ class Checker:
     def declared(self, key: str) -> Any:
         if key in self.ignored:
             return None
+        if key in self.overrides:
+            return self.overrides[key]
         return self.env.declared.get(key)
 
     def definition(self, key: str) -> ir.Expr | None:
@@ -108,6 +117,8 @@ class Checker:
         return self.env.definition_labels(key)
 
     def function(self, key: str) -> tuple[tuple[str, ...], ir.Expr] | None:
+        if key in self.dropped:
+            return None
         return self.env.function(key)
 
     def unknown_losses(self) -> dict[str, ir.Expr]:
@@ -287,6 +298,19 @@ class Checker:
                 return
             except ShapeError:
                 unifier.parent = saved
+
+    def collapsed(self) -> set[str]:
+        """Guessed names whose guessed shape the claim could fit only with a dimension of 1 (a vector guess
+        used as a scalar, a matrix guess as 1×1): a reading no declaration supports (DESIGN.md, Evidence)."""
+        unifier = self.shapes.unifier
+        found = set()
+        for key in self.guessed_names(set(self.shapes.names)):
+            shape = self.shapes.names.get(key)
+            if key in self.overrides or not shape:
+                continue
+            if any(isinstance(dim, str) and dim.startswith("?") and unifier.find(dim) == 1 for dim in shape):
+                found.add(key)
+        return found
 
     def guessed_names(self, names: set[str]) -> set[str]:
         """Names whose shape is only a guess from their spelling (nothing declares or defines them)."""
@@ -645,7 +669,8 @@ class Checker:
         if ok:
             layout = ok[0]
             env = self.env
-            if env.layout is not None and env.layout != layout:
+            kind = self.derivative_kind()
+            if env.layout is not None and env.layout != layout and layout_established(env, layout, kind):
                 return Outcome(
                     "layout",
                     f"holds only in {layout} layout, but the document uses {env.layout} layout "
@@ -654,8 +679,14 @@ class Checker:
                     layout,
                 )
             reading = results[layout].detail
+            if env.layout is not None and env.layout != layout:
+                # The note never states its layout; earlier claims only suggested the other one (a guess).
+                reading += f" (earlier claims read as {env.layout} layout; the note does not state one)"
             return Outcome(
-                "verified", f"holds in {layout} layout{' ' + reading if reading else ''}", layout_used=layout
+                "verified",
+                f"holds in {layout} layout{' ' + reading if reading else ''}",
+                layout_used=layout,
+                layout_kind=kind,
             )
         if unsupported:
             return Outcome("uncheckable", f"not checked: {unsupported[0].detail}")
@@ -675,6 +706,22 @@ class Checker:
             listed = ", ".join(f"`{name}`" for name in guessed)
             return Outcome("uncheckable", f"not checked: the shapes do not fit, but the shape of {listed} is a guess")
         return self.shape_outcome(detail)
+
+    def derivative_kind(self) -> str:
+        """``gradient`` when the claim's first derivative is of a scalar, else ``jacobian``."""
+        for expr in (self.left, self.right):
+            for node in ir.walk(expr):
+                if isinstance(node, ir.Deriv):
+                    try:
+                        shape = self.shapes.infer(node.numerator)
+                    except ShapeError:
+                        return "jacobian"
+                    if shape is not None:
+                        resolved = self.shapes.unifier.resolve(shape)
+                        if all(dim == 1 for dim in resolved):
+                            return "gradient"
+                    return "jacobian"
+        return "jacobian"
 
     def decide_inequality(self, results: dict[str, Result], names: set[str]) -> Outcome:
         """Verified when the inequality holds on every instance in some layout; refuted (TL206) only when it
@@ -738,11 +785,11 @@ class Checker:
         if outcome.verdict == "verified":
             if not found.proved:
                 return outcome
-            return Outcome("verified", f"{outcome.message}; {found.message}", outcome.code, outcome.layout_used)
+            return replace(outcome, message=f"{outcome.message}; {found.message}")
         if found.proved:
             # The numeric check and the proof disagree: a domain the instances missed. No accusation.
             return Outcome("uncheckable", "not checked: SymPy proves this identity but the numeric check disagrees")
-        return Outcome("wrong", f"{outcome.message}; {found.message}", outcome.code, outcome.layout_used)
+        return replace(outcome, message=f"{outcome.message}; {found.message}")
 
     def unresolved(self) -> bool:
         """Whether a constant (I, 1, e_i) in the claim has a size nothing in the document fixes."""
@@ -856,8 +903,170 @@ def verify(
     checker = Checker(left, right, op, env, config, latex)
     checker.only_layout = only_layout
     try:
-        outcome = checker.run()
+        implicit = implicit_intermediate(checker)
+        if implicit is not None:
+            return implicit
+        # SymPy (symbolic.py) refines the numeric verdict of scalar calculus exactly (loaded only for such
+        # claims); then the readings of guessed shapes and of names from other sections (Evidence, Scope).
+        outcome = guess_readings(checker, checker.exact(checker.run()), only_layout)
+        if outcome.verdict in FINDINGS:
+            outcome = section_reading(checker, outcome, only_layout)
+        return outcome
     except RecursionError:
         return Outcome("uncheckable", "not checked: the expression is nested too deeply")
-    # SymPy (symbolic.py): an exact proof or counterexample for scalar calculus, loaded only for such claims.
-    return checker.exact(outcome)
+
+
+FINDINGS = ("wrong", "shape", "layout")
+
+
+def layout_established(env: Environment, other: str, kind: str) -> bool:
+    """Whether the note's layout is evidence against a claim of ``kind`` (gradient, jacobian) that holds only
+    in ``other``: stated (prose, a directive, the configuration), or shown by an earlier claim of the same
+    kind and contradicted by none. A layout learnt from a gradient says nothing about Jacobians: the mixed
+    habit of ML notes lays them out differently (DESIGN.md, Readings)."""
+    if env.layout_fixed:
+        return True
+    if env.layout is None:
+        return False
+    return env.layout_votes.get(f"{env.layout}/{kind}", 0) >= 1 and not env.layout_votes.get(f"{other}/{kind}")
+
+
+def vector_guesses(checker: Checker) -> list[str]:
+    """The names of the claim whose shape is a guess from a lowercase Latin letter (a column vector)."""
+    names = checker.guessed_names(set(checker.shapes.names))
+    # A letter with entries (x_i) is an array, whatever its spelling.
+    indexed = {
+        node.base.key
+        for expr in (checker.left, checker.right)
+        for node in ir.walk(expr)
+        if isinstance(node, ir.Index) and isinstance(node.base, ir.Var)
+    }
+    found = []
+    for key in sorted(names - indexed):
+        base = key.split("@")[0].split("_")[0]
+        if len(base) == 1 and base.isascii() and base.isalpha() and base.islower():
+            shape = checker.shapes.names.get(key)
+            if shape is not None and len(shape) == 2 and shape[1] == 1 and not written_bold(base, checker.latex):
+                found.append(key)
+    return found
+
+
+def written_bold(letter: str, latex: str) -> bool:
+    """Whether the claim writes ``letter`` bold or with an arrow (``\\mathbf{x}``, ``\vec x``): a vector by
+    notation, not a letter that may as well be a scalar."""
+    pattern = r"\\(?:mathbf|boldsymbol|bm|vec|bf|mathbfit|pmb)\s*\{?\s*" + letter + r"(?![A-Za-z])"
+    return re.search(pattern, latex) is not None
+
+
+def listed(keys: list[str] | set[str]) -> str:
+    return ", ".join(f"`{key.split('@')[0]}`" for key in sorted(keys))
+
+
+def implicit_intermediate(checker: Checker) -> Outcome | None:
+    """``dy/du`` where the note defined ``u = g(x)`` and ``y = f(g(x))`` (or ``y = sin(x^2)`` after
+    ``u = x^2``): y depends on u through what u stands for, not by name, so reading u as independent
+    (dy/du = 0) is not what the note means. Such a claim is not judged."""
+    env = checker.env
+    for expr in (checker.left, checker.right):
+        for node in ir.walk(expr):
+            if not (isinstance(node, ir.Deriv) and isinstance(node.numerator, ir.Var)):
+                continue
+            numerator, wrt = node.numerator.key, node.wrt.key
+            if wrt not in env.definitions or numerator not in env.definitions or node.wrt.indices is not None:
+                continue
+            through_numerator = checker.reachable({numerator})
+            if wrt in through_numerator:
+                continue
+            if (checker.reachable({wrt}) - {wrt}) & through_numerator:
+                return Outcome(
+                    "uncheckable",
+                    f"not checked: `{numerator.split('@')[0]}` depends on `{wrt.split('@')[0]}` only through what "
+                    f"`{wrt.split('@')[0]}` stands for; write `{numerator.split('@')[0]}` in terms of it to check this",
+                )
+    return None
+
+
+def section_reading(checker: Checker, outcome: Outcome, only_layout: str | None) -> Outcome:
+    """Scope (DESIGN.md): a finding that uses names whose meaning was fixed in another section stands only
+    if it also fails with those names read fresh, as the examples of a new section reuse names."""
+    env = checker.env
+    names = checker.reachable(variables(checker.left) | variables(checker.right))
+    # Functions too: ``y = f(g(x))`` uses f and g through y's definition.
+    exprs = [checker.left, checker.right] + [env.definitions[key].expr for key in names if key in env.definitions]
+    names |= {node.key for expr in exprs for node in ir.walk(expr) if isinstance(node, ir.Call)}
+    foreign = env.foreign(names)
+    if not foreign:
+        return outcome
+    fresh = Checker(checker.left, checker.right, checker.op, env, checker.config, checker.latex)
+    fresh.only_layout = only_layout
+    fresh.ignored = set(foreign)
+    fresh.dropped = {key for key in foreign if key in env.definitions}
+    fresh.shapes = fresh.new_inference()
+    other = guess_readings(fresh, fresh.exact(fresh.run()), only_layout)
+    if other.verdict in FINDINGS:
+        return outcome
+    where = ", ".join(f"{listed([key])} (line {env.origins[key].line})" for key in sorted(foreign))
+    return Outcome(
+        "uncheckable",
+        f"not checked: false with the meaning given in another section to {where}; "
+        "state it in this section to check it",
+    )
+
+
+def guess_readings(checker: Checker, outcome: Outcome, only_layout: str | None) -> Outcome:
+    """Evidence (DESIGN.md): a verdict that rests on guessed shapes stands only if it holds in every reading
+    of the guesses that usage allows. The readings tried: the spelling guesses, and the letters guessed to be
+    vectors read as scalars. A reading that fits the claim only by giving a guessed name a dimension of 1 is
+    no reading. A verdict that differs between readings is a hint that says what to declare."""
+    vectors = vector_guesses(checker)
+    collapsed = checker.collapsed()
+    if not vectors and not collapsed:
+        return outcome
+    if outcome.verdict not in ("verified", *FINDINGS) and not collapsed:
+        return outcome
+    readings: list[tuple[str, Outcome, bool]] = [("as guessed", outcome, not collapsed)]
+    # (the name "with `x` scalar" of the second reading appears in a verification's message)
+    if vectors:
+        scalar = Checker(checker.left, checker.right, checker.op, checker.env, checker.config, checker.latex)
+        scalar.only_layout = only_layout
+        scalar.overrides = {key: Declared(()) for key in vectors}
+        scalar.shapes = scalar.new_inference()
+        other = scalar.exact(scalar.run())
+        readings.append((f"with {listed(vectors)} scalar", other, not scalar.collapsed()))
+    valid = [(name, found) for name, found, ok in readings if ok and found.verdict in ("verified", *FINDINGS)]
+    if not valid:
+        if collapsed and outcome.verdict in ("verified", *FINDINGS):
+            return Outcome(
+                "uncheckable",
+                f"not checked: the sides fit only if {listed(collapsed)} had a dimension of 1; "
+                "declare the shapes to check it",
+            )
+        return outcome
+    verdicts = {found.verdict for _, found in valid}
+    undecided = [name for name, found, ok in readings if ok and found.verdict not in ("verified", *FINDINGS)]
+    if verdicts == {"verified"}:
+        name, found = valid[0]
+        if name == "as guessed" or len(valid) > 1:
+            return found
+        return Outcome("verified", f"{found.message} ({name})", found.code, found.layout_used)
+    if verdicts <= set(FINDINGS) and not undecided:
+        # False in every reading of the guesses: the refutation does not rest on them.
+        return valid[0][1]
+    guessed = sorted(set(vectors) | collapsed)
+    vector_reading = (
+        f"if {listed(vectors or guessed)} {'is a vector' if len(vectors or guessed) == 1 else 'are vectors'}"
+    )
+    scalar_reading = f"if {listed(vectors)} {'is a scalar' if len(vectors) == 1 else 'are scalars'}"
+
+    def said(name: str) -> str:
+        return vector_reading if name == "as guessed" else scalar_reading
+
+    holds = [name for name, found in valid if found.verdict == "verified"]
+    fails = [name for name, found in valid if found.verdict in FINDINGS]
+    if holds and fails:
+        detail = f"true {said(holds[0])}, false {said(fails[0])}"
+    elif fails:
+        detail = f"false {said(fails[0])}"
+    else:
+        detail = "the guessed shapes decide it"
+    return Outcome("uncheckable", f"not checked: {detail}; declare the shape to check it")
