@@ -1155,6 +1155,9 @@ class TensorlintServer(LanguageServer):
         diagnostics = convert_result(result, segments)
         checked = Checked(revision, text, result, segments, diagnostics, str(self.generation), effective.config)
         checked.names_future = names
+        previous = note.named
+        if previous is not None and previous.text == text and previous.config == checked.config:
+            checked.names = previous.names  # The same text (an edit undone): the same names.
         note.checked = checked
         note.ready.set()
         if not self.pull_diagnostics:
@@ -1173,6 +1176,9 @@ class TensorlintServer(LanguageServer):
         """The name index for hover and inlay hints, from the math spans the checker sends right after the
         diagnostics; hovers use the newest result that has one (``Note.named``)."""
         try:
+            if checked.names is not None:
+                note.named = checked
+                return
             future = checked.names_future
             if future is None:
                 _, future = self.checker.submit("names", note.path, checked.text)
@@ -1203,25 +1209,20 @@ class TensorlintServer(LanguageServer):
             note = self.note_of(uri)
         return None
 
-    async def last_checked(self, uri: str) -> tuple[Note, Checked] | None:
-        """The note holding ``uri`` and its newest result with a name index, at once, even while a newer
-        text is being checked: a hover or a code action is answered from the last results. Only before the
-        first result of a note is there anything to wait for."""
+    async def first_result(self, uri: str) -> Note | None:
+        """The note holding ``uri``, once it has a result: only before the first result of a note (and the
+        name index that follows it at once) is there anything to wait for."""
         note = self.note_of(uri)
         if note is None or note.closed:
             return None
-        if note.named is not None:
-            return note, note.named
         if note.checked is None:
             found = await self.wait_checked(uri)
             if found is None:
                 return None
             note = found[0]
-        checked = note.checked
-        if checked is None:
-            return None
-        await checked.wait_names()
-        return note, note.named or checked
+        if note.named is None and note.checked is not None:
+            await note.checked.wait_names()
+        return note
 
     async def derivative_at(self, names: _NameIndex, checked: Checked, offset: int) -> DerivativeInfo | str | None:
         """The derivative around ``offset``, derived under the declarations in force there, in the layout
@@ -1291,11 +1292,19 @@ def claim_at(checked: Checked, offset: int) -> Claim | None:
 
 
 def hover_text(
-    checked: Checked, segment: Segment, offset: int, markdown: bool, derivative: DerivativeInfo | str | None = None
+    checked: Checked | None,
+    offset: int | None,
+    markdown: bool,
+    derivative: DerivativeInfo | str | None = None,
+    named: tuple[Checked, int] | None = None,
 ) -> str | None:
-    """What hovering at ``offset`` shows: the name under it (shape, where declared), the derivative around
-    it (shape, closed form, index form) and the claim (verdict, what is wrong)."""
+    """What hovering shows: the name under it (shape, where the note states it) and the derivative around
+    it (shape, closed form, index form), from ``named`` (a result with a name index, and the offset in its
+    text), and the claim (verdict, what is wrong) at ``offset`` of ``checked``. Either may be missing: the
+    newest result may have no name index yet, and a hover inside an edited part has no claim."""
     sections: list[str] = []
+    if named is None and checked is not None and checked.names is not None and offset is not None:
+        named = (checked, offset)
 
     def code(value: str) -> str:
         value = " ".join(value.split())
@@ -1304,24 +1313,30 @@ def hover_text(
         fence = "``" if "`" in value else "`"
         return f"{fence}{value}{fence}"
 
-    def where(binding: Binding) -> str:
+    def where(binding: Binding, result: Checked, here: Segment) -> str:
         """``line 3 in words: `let $W$ be …` `` (in a notebook, the line of the cell it is in)."""
-        holder = segment_at(checked.segments, binding.start)
+        holder = segment_at(result.segments, binding.start)
         line = holder.lines.index.position(binding.start - holder.start)[0]
-        cell = " of another cell" if holder is not segment else ""
+        cell = " of another cell" if holder is not here else ""
         source = {"math": "", "prose": " in words", "directive": " by a directive"}[binding.source]
         snippet = holder.lines.index.line_text(line).strip()
         if len(snippet) > 100:
             snippet = snippet[:97] + "…"
         return f"line {line}{cell}{source}: {code(snippet)}"
 
-    names = checked.names
-    found = names.name_at(offset) if names is not None else None
-    if names is not None and found is not None:
+    names = named[0].names if named is not None else None
+    found = names.name_at(named[1]) if names is not None and named is not None else None
+    if names is not None and named is not None and found is not None:
+        result, at = named
+        here = segment_at(result.segments, at)
+
+        def stated(binding: Binding) -> str:
+            return where(binding, result, here)
+
         key, _, _ = found
         display = key.split("@")[0]
         bindings = names.bindings_of(key)
-        before = [binding for binding in bindings if binding.start <= offset]
+        before = [binding for binding in bindings if binding.start <= at]
         in_force = before[-1] if before else None
         declared = [binding for binding in before if binding.kind == "declared"]
         lines = []
@@ -1330,13 +1345,13 @@ def hover_text(
             if last.guessed:
                 lines.append(f"{code(display)}: {last.shape}, guessed from usage (the note does not state it)")
             else:
-                lines.append(f"{code(display)}: {last.shape}, stated on {where(last)}")
+                lines.append(f"{code(display)}: {last.shape}, stated on {stated(last)}")
         if in_force is not None and in_force.kind == "defined":
-            lines.append(f"defined on {where(in_force)}")
+            lines.append(f"defined on {stated(in_force)}")
         if not lines:
-            later = [binding for binding in bindings if binding.start > offset and not binding.guessed]
+            later = [binding for binding in bindings if binding.start > at and not binding.guessed]
             if later:
-                lines.append(f"{code(display)}: stated later, on {where(later[0])}")
+                lines.append(f"{code(display)}: stated later, on {stated(later[0])}")
             else:
                 lines.append(f"{code(display)}: shape not stated in the note; guessed from usage")
         if len([binding for binding in bindings if binding.kind == "declared" and not binding.guessed]) > 1:
@@ -1356,8 +1371,8 @@ def hover_text(
         lines.extend(derivative.notes)
         sections.append("\n\n".join(lines))
 
-    claim = claim_at(checked, offset)
-    if claim is not None:
+    claim = claim_at(checked, offset) if checked is not None and offset is not None else None
+    if checked is not None and claim is not None:
         title = _VERDICT_TITLES.get(claim.verdict, claim.verdict)
         header = f"**tensorlint: {title}**" if markdown else f"tensorlint: {title}"
         if claim.layout and claim.verdict in ("verified", "layout"):
@@ -1629,23 +1644,33 @@ def create_server() -> TensorlintServer:
     async def hover(ls: TensorlintServer, params: types.HoverParams) -> types.Hover | None:
         """On a name, its shape and where the note states it; on a claim, its verdict and what is wrong with
         it. Answered at once from the last results, even while the note is being checked again: a position
-        is mapped back through the edit since, and a hover inside the edited part gets nothing."""
+        is mapped back through the edits since (``map_offset``); inside an edited part there is nothing to
+        say. The claim comes from the newest result, the name from the newest one with a name index."""
         uri = params.text_document.uri
-        found = await ls.last_checked(uri)
-        if found is None:
+        note = await ls.first_result(uri)
+        if note is None or note.checked is None:
             return None
-        note, checked = found
-        segment = checked.segment(uri)
         now = note.offset_at(uri, params.position)
-        if segment is None or now is None:
+        if now is None:
             return None
-        offset = map_offset(now, note.text, checked.text)
-        if offset is None or not segment.start <= offset <= segment.end:
-            return None
-        names = checked.names
-        derivative = await ls.derivative_at(names, checked, offset) if names is not None else None
+        text = note.text
+        checked, named = note.checked, note.checked if note.checked.names is not None else note.named
+
+        def mapped(result: Checked | None) -> int | None:
+            segment = result.segment(uri) if result is not None else None
+            if result is None or segment is None:
+                return None
+            offset = map_offset(now, text, result.text)
+            return offset if offset is not None and segment.start <= offset <= segment.end else None
+
+        offset, named_offset = mapped(checked), mapped(named)
+        names = named.names if named is not None and named_offset is not None else None
+        derivative = None
+        if names is not None and named is not None and named_offset is not None:
+            derivative = await ls.derivative_at(names, named, named_offset)
         markdown = ls.markdown_hover
-        value = hover_text(checked, segment, offset, markdown, derivative)
+        pair = (named, named_offset) if named is not None and named_offset is not None else None
+        value = hover_text(checked, offset, markdown, derivative, pair)
         if value is None:
             return None
         kind = types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText
@@ -1729,6 +1754,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.start_tcp(args.host, args.port)
     else:
         server.start_io()
+        # pygls reads stdin in a worker thread that may still be blocked in a read, which would hold the
+        # interpreter open until the client closes the pipe: after ``exit``, end at once with its status.
+        server.checker.close()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(server.exit_code)
     return server.exit_code
 
 

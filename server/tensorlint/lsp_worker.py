@@ -119,7 +119,7 @@ class RememberingExplainer:
     offsets through a table, which a shift does not follow). Bounded: the entries used last are kept.
     """
 
-    def __init__(self, kept: int = 4096) -> None:
+    def __init__(self, kept: int = 1024) -> None:
         self.kept = kept
         self.memory: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
 
@@ -173,13 +173,11 @@ def _shifted(explanation: Any, delta: int) -> Any:
     """The explanation with its fix's edits moved by ``delta`` characters."""
     from dataclasses import is_dataclass, replace
 
-    from tensorlint.model import Edit, Fix
-
     fix = getattr(explanation, "fix", None)
     if delta == 0 or fix is None or not is_dataclass(explanation):
         return explanation
-    edits = tuple(Edit(edit.start + delta, edit.end + delta, edit.new_text) for edit in fix.edits)
-    return replace(explanation, fix=Fix(fix.title, edits))  # type: ignore[type-var]
+    edits = tuple(replace(edit, start=edit.start + delta, end=edit.end + delta) for edit in fix.edits)
+    return replace(explanation, fix=replace(fix, edits=edits))  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)
